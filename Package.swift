@@ -1,0 +1,89 @@
+// swift-tools-version:6.0
+// Sluice: a sidecar proxy for LLM traffic. One thin executable over library targets,
+// each with one job (see README "Layout").
+import PackageDescription
+
+let package = Package(
+    name: "sluice",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+        .library(name: "SluicePolicy", targets: ["SluicePolicy"]),
+        .library(name: "SluiceWire", targets: ["SluiceWire"]),
+        .library(name: "SluiceSidecar", targets: ["SluiceSidecar"]),
+        .library(name: "SluiceMockProvider", targets: ["SluiceMockProvider"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // The operator's policy file: typed model, YAML loading with positions, validation.
+        .target(
+            name: "SluicePolicy",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        // Provider wire formats: endpoints, request scanning, usage, SSE, error bodies.
+        .target(
+            name: "SluiceWire",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // The data plane: listeners, the request pipeline and its stages, upstream pool.
+        .target(
+            name: "SluiceSidecar",
+            dependencies: [
+                "SluicePolicy",
+                "SluiceWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The upstream stand-in for tests, benchmarks and `sluice dev`.
+        .target(
+            name: "SluiceMockProvider",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // The thin command-line front: subcommands over the library targets.
+        .executableTarget(
+            name: "sluice",
+            dependencies: [
+                "SluicePolicy",
+                "SluiceSidecar",
+                "SluiceMockProvider",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(name: "SluicePolicyTests", dependencies: ["SluicePolicy"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SluiceWireTests", dependencies: ["SluiceWire"]),
+        .testTarget(
+            name: "SluiceSidecarTests",
+            dependencies: [
+                "SluiceSidecar", "SluiceMockProvider",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "SluiceMockProviderTests", dependencies: ["SluiceMockProvider"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
