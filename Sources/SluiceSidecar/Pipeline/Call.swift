@@ -1,0 +1,122 @@
+import NIOCore
+import NIOHTTP1
+import SluiceWire
+
+/// Who a call is for, from the `x-sluice-*` headers or the pod's defaults.
+public struct Attribution: Sendable, Equatable {
+    public var tenant: String
+    public var feature: String
+    public var user: String?
+    public var promptVersion: String?
+    public var priority: Priority
+
+    /// Scheduling class of a call: interactive goes first, batch may wait or be shed.
+    public enum Priority: String, Sendable, Equatable {
+        case interactive
+        case batch
+    }
+
+    public init(tenant: String = "default", feature: String = "default", user: String? = nil, promptVersion: String? = nil, priority: Priority = .interactive) {
+        self.tenant = tenant
+        self.feature = feature
+        self.user = user
+        self.promptVersion = promptVersion
+        self.priority = priority
+    }
+}
+
+/// How a finished call ended, for logs and metrics.
+public enum CallOutcome: String, Sendable, Equatable {
+    /// Answered in full (any status).
+    case completed
+    /// Answered by Sluice itself (errors, `/v1/models`, later cache hits).
+    case local
+    /// The client went away before the answer was complete.
+    case clientClosed = "client_closed"
+    /// The upstream broke off a response already under way.
+    case upstreamBroken = "upstream_broken"
+}
+
+/// Everything known about one request on its way through the pipeline.
+///
+/// A `Call` lives on its connection's event loop and is touched only there, so stages read
+/// and write its fields without locks. Fields are filled in stage order: the parse stage
+/// sets `endpoint` and `request`, identify sets `attribution`, route sets `route` and
+/// `target`, the upstream stage and the relay set the response fields, account sets `cost`.
+public final class Call {
+    // Request, as received.
+    public let id: String
+    public let head: HTTPRequestHead
+    public let body: ByteBuffer
+    /// `h1` or `h2`.
+    public let transport: String
+    /// Monotonic start time, nanoseconds.
+    public let startNanos: UInt64
+    public let snapshot: RuntimeSnapshot
+    public let credentials: CredentialSet
+    /// Random bits drawn for this call (weighted target choice), from the loop's generator.
+    public let randomBits: UInt64
+
+    // Filled by stages.
+    public var endpoint: Endpoint?
+    /// Error shape for this call: the endpoint's family, or a guess for unknown paths.
+    public var family: APIFamily
+    public var request: RequestBody?
+    public var attribution = Attribution()
+    public var routeName: String?
+    public var target: ResolvedModel?
+    /// The body to send upstream (the client's, possibly edited).
+    public var upstreamBody: ByteBuffer?
+    /// Whether the proxy asked for stream usage the client did not ask for.
+    public var hideInjectedUsage = false
+
+    // Response side.
+    public var status: Int = 0
+    public var upstreamStatus: Int?
+    public var streamed = false
+    public var usage: TokenUsage?
+    public var costUSD: Double?
+    public var errorCode: SluiceErrorCode?
+    public var errorMessage: String?
+    public var firstByteNanos: UInt64?
+    public var endNanos: UInt64?
+    public var outcome: CallOutcome = .completed
+    public var bytesOut = 0
+
+    public init(id: String, head: HTTPRequestHead, body: ByteBuffer, transport: String, startNanos: UInt64, snapshot: RuntimeSnapshot, credentials: CredentialSet, family: APIFamily, randomBits: UInt64 = 0) {
+        self.id = id
+        self.head = head
+        self.body = body
+        self.transport = transport
+        self.startNanos = startNanos
+        self.snapshot = snapshot
+        self.credentials = credentials
+        self.family = family
+        self.randomBits = randomBits
+    }
+
+    /// The endpoint label for logs and metrics (`unknown` when none matched).
+    public var endpointLabel: String { endpoint?.label ?? "unknown" }
+}
+
+/// A response Sluice makes itself instead of calling upstream.
+public struct LocalReply: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: String
+
+    public init(status: Int, headers: [(String, String)] = [], body: String) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// An error in the caller's API shape with a stable code.
+    public static func error(_ code: SluiceErrorCode, _ message: String, family: APIFamily, param: String? = nil, headers: [(String, String)] = []) -> LocalReply {
+        LocalReply(
+            status: code.status,
+            headers: headers + [("x-sluice-error-code", code.rawValue)],
+            body: WireError.body(family: family, code: code, message: message, param: param)
+        )
+    }
+}

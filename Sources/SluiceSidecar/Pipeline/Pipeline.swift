@@ -1,0 +1,64 @@
+import NIOCore
+import NIOHTTP1
+
+/// The ordered stages every call passes through before the upstream call, built once.
+///
+/// `Pipeline.standard` (in `Pipeline+standard.swift`) is the list a newcomer reads to see
+/// the request path. Later capabilities (admission, cache, budgets) are new stages in that
+/// list: the request path is never forked.
+public struct Pipeline: Sendable {
+    public let stages: [any CallStage]
+
+    public init(stages: [any CallStage]) {
+        self.stages = stages
+    }
+
+    /// Runs the stages' `enter` hooks in order from `index`. Calls `completion` on the
+    /// call's event loop with the local reply that ended the run, or nil when every stage
+    /// said `next` (the call goes upstream).
+    func enter(_ call: Call, from index: Int = 0, eventLoop: any EventLoop, completion: @escaping (LocalReply?) -> Void) {
+        var position = index
+        while position < stages.count {
+            let decision = stages[position].enter(call)
+            if case .next = decision {
+                position += 1
+                continue
+            }
+            act(on: decision, at: position, call: call, eventLoop: eventLoop, completion: completion)
+            return
+        }
+        completion(nil)
+    }
+
+    private func act(on decision: StageDecision, at position: Int, call: Call, eventLoop: any EventLoop, completion: @escaping (LocalReply?) -> Void) {
+        switch decision {
+        case .next:
+            enter(call, from: position + 1, eventLoop: eventLoop, completion: completion)
+        case .reply(let reply):
+            completion(reply)
+        case .suspend(let future):
+            future.hop(to: eventLoop).assumeIsolated().whenComplete { result in
+                switch result {
+                case .success(let decision):
+                    self.act(on: decision, at: position, call: call, eventLoop: eventLoop, completion: completion)
+                case .failure(let error):
+                    completion(.error(.internalError, "stage \(self.stages[position].name) failed: \(error)", family: call.family))
+                }
+            }
+        }
+    }
+
+    /// Lets every stage add response headers or trailers.
+    func decorate(_ call: Call, headers: inout HTTPHeaders, trailers: Bool) {
+        for stage in stages {
+            stage.decorate(call, headers: &headers, trailers: trailers)
+        }
+    }
+
+    /// Runs the `finish` hooks in reverse order.
+    func finish(_ call: Call) {
+        for stage in stages.reversed() {
+            stage.finish(call)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import NIOCore
+
+/// State owned by one event loop: the current snapshot and credentials, the upstream
+/// connection pool, request-id generation and a cheap random source.
+///
+/// Every connection is served on one loop, and its upstream connections are opened on the
+/// same loop, so none of this needs a lock: it is only ever touched from `eventLoop`.
+/// Updates from elsewhere go through `eventLoop.execute`.
+final class LoopContext: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let pool: UpstreamPool
+    private(set) var snapshot: RuntimeSnapshot
+    private(set) var credentials: CredentialSet
+    private var random: SplitMix64
+    private var requestCounter: UInt64 = 0
+    private let idPrefix: String
+    let clock: WallClockCache
+
+    init(eventLoop: any EventLoop, snapshot: RuntimeSnapshot, credentials: CredentialSet, pool: UpstreamPool) {
+        self.eventLoop = eventLoop
+        self.snapshot = snapshot
+        self.credentials = credentials
+        self.pool = pool
+        var seed = SystemRandomNumberGenerator()
+        self.random = SplitMix64(seed: seed.next())
+        self.idPrefix = String(UInt32.random(in: .min ... .max), radix: 16).leftPadded(to: 8)
+        self.clock = WallClockCache()
+    }
+
+    /// Swaps in a new snapshot; calls already running keep theirs.
+    func update(snapshot: RuntimeSnapshot) {
+        eventLoop.execute { self.snapshot = snapshot }
+    }
+
+    /// Swaps in new credentials.
+    func update(credentials: CredentialSet) {
+        eventLoop.execute { self.credentials = credentials }
+    }
+
+    /// A process-unique request id: a per-loop random prefix and a counter.
+    func nextRequestID() -> String {
+        requestCounter &+= 1
+        return idPrefix + String(requestCounter, radix: 16).leftPadded(to: 8)
+    }
+
+    /// A uniform random integer in `0..<bound`.
+    func randomInt(below bound: Int) -> Int {
+        guard bound > 1 else { return 0 }
+        return Int(random.next() % UInt64(bound))
+    }
+
+    /// Random bits for trace and span ids.
+    func randomUInt64() -> UInt64 { random.next() }
+}
+
+/// A small, fast pseudo-random generator; seeded once per loop from the system generator.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

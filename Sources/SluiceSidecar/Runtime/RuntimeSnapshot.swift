@@ -1,0 +1,123 @@
+import NIOCore
+import NIOSSL
+import SluicePolicy
+import SluiceWire
+
+/// A provider ready for calls: parsed endpoint and, for HTTPS, its TLS context.
+public struct ResolvedProvider: Sendable {
+    public var name: String
+    public var family: APIFamily
+    public var endpoint: UpstreamEndpoint
+    /// Built once per snapshot: creating a TLS context loads the trust store.
+    public var tlsContext: NIOSSLContext?
+    public var credential: CredentialSource?
+}
+
+/// A model as the router hands it to later stages.
+public struct ResolvedModel: Sendable {
+    public var name: String
+    public var upstreamModel: String
+    public var prices: Prices
+    public var provider: ResolvedProvider
+}
+
+/// A route with its weights pre-summed for a quick weighted pick.
+public struct CompiledRoute: Sendable {
+    public var name: String
+    public var match: RouteMatch
+    public var targets: [ResolvedModel]
+    /// Running totals of the targets' weights.
+    public var cumulativeWeights: [Int]
+    public var fallbacks: [ResolvedModel]
+}
+
+/// The policy compiled for the hot path: every lookup a request needs is one dictionary
+/// access. Immutable; a new policy produces a new snapshot, swapped in per event loop.
+public final class RuntimeSnapshot: Sendable {
+    public let policy: Policy
+    /// Identifies the policy version (a hash of its source text, or a control-plane version).
+    public let version: String
+    public let modelsByClientName: [String: ResolvedModel]
+    public let providers: [String: ResolvedProvider]
+    public let routes: [CompiledRoute]
+    /// Pre-rendered `GET /v1/models` answers.
+    public let openAIModelList: String
+    public let anthropicModelList: String
+
+    /// Why a policy could not be compiled (bad TLS material, an unusable base URL).
+    public struct CompileError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public init(policy: Policy, version: String) throws {
+        self.policy = policy
+        self.version = version
+        var providers: [String: ResolvedProvider] = [:]
+        for (name, provider) in policy.providers {
+            guard let endpoint = UpstreamEndpoint(baseURL: provider.baseURL) else {
+                throw CompileError(description: "provider \(name): base_url \(provider.baseURL) is not an http(s) URL")
+            }
+            var tls: NIOSSLContext?
+            if endpoint.useTLS {
+                var configuration = TLSConfiguration.makeClientConfiguration()
+                if let caFile = provider.caFile {
+                    do {
+                        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+                    } catch {
+                        throw CompileError(description: "provider \(name): cannot read ca_file \(caFile): \(error)")
+                    }
+                }
+                do {
+                    tls = try NIOSSLContext(configuration: configuration)
+                } catch {
+                    throw CompileError(description: "provider \(name): TLS setup failed: \(error)")
+                }
+            }
+            let family: APIFamily = provider.kind == .anthropic ? .anthropic : .openai
+            providers[name] = ResolvedProvider(name: name, family: family, endpoint: endpoint, tlsContext: tls, credential: provider.credential)
+        }
+        var byName: [String: ResolvedModel] = [:]
+        var resolvedByModelName: [String: ResolvedModel] = [:]
+        for (name, model) in policy.models {
+            guard let provider = providers[model.provider] else {
+                throw CompileError(description: "model \(name): unknown provider \(model.provider)")
+            }
+            let resolved = ResolvedModel(name: name, upstreamModel: model.upstreamModel, prices: model.prices, provider: provider)
+            resolvedByModelName[name] = resolved
+            byName[name] = resolved
+        }
+        for (_, model) in policy.models {
+            for alias in model.aliases where byName[alias] == nil {
+                byName[alias] = resolvedByModelName[model.name]
+            }
+        }
+        self.providers = providers
+        self.modelsByClientName = byName
+        self.routes = try policy.routes.map { route in
+            let targets = try route.targets.map { target -> ResolvedModel in
+                guard let model = resolvedByModelName[target.model] else {
+                    throw CompileError(description: "route \(route.name): unknown model \(target.model)")
+                }
+                return model
+            }
+            var running = 0
+            let cumulative = route.targets.map { target -> Int in
+                running += max(1, target.weight)
+                return running
+            }
+            let fallbacks = route.fallbacks.compactMap { resolvedByModelName[$0] }
+            return CompiledRoute(name: route.name, match: route.match, targets: targets, cumulativeWeights: cumulative, fallbacks: fallbacks)
+        }
+        let names = policy.clientModelNames
+        self.openAIModelList = "{\"object\":\"list\",\"data\":[" + names.map { name in
+            let owner = byName[name]?.provider.name ?? "sluice"
+            return "{\"id\":\(JSONText.quoted(name)),\"object\":\"model\",\"created\":0,\"owned_by\":\(JSONText.quoted(owner))}"
+        }.joined(separator: ",") + "]}"
+        let anthropicEntries = names.map { name in
+            "{\"type\":\"model\",\"id\":\(JSONText.quoted(name)),\"display_name\":\(JSONText.quoted(name)),\"created_at\":\"1970-01-01T00:00:00Z\"}"
+        }
+        let first = names.first.map(JSONText.quoted) ?? "null"
+        let last = names.last.map(JSONText.quoted) ?? "null"
+        self.anthropicModelList = "{\"data\":[" + anthropicEntries.joined(separator: ",") + "],\"has_more\":false,\"first_id\":\(first),\"last_id\":\(last)}"
+    }
+}

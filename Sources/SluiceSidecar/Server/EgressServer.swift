@@ -1,0 +1,91 @@
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+
+/// The app-facing listener: HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on one port,
+/// every connection served on its accepting event loop by an ``EgressHandler``.
+final class EgressServer: Sendable {
+    let channel: any Channel
+    let port: Int
+
+    private init(channel: any Channel) {
+        self.channel = channel
+        self.port = channel.localAddress?.port ?? 0
+    }
+
+    /// Binds and starts accepting.
+    static func start(
+        host: String, port: Int, group: any EventLoopGroup,
+        loops: LoopContexts, settings: EgressSettings, pipeline: Pipeline
+    ) async throws -> EgressServer {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                guard let loop = loops.context(for: channel.eventLoop) else {
+                    return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+                }
+                let detector = HTTPVersionDetector(
+                    http1: { sync in
+                        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                        try sync.addHandler(EgressHandler(loop: loop, settings: settings, pipeline: pipeline, transport: "h1"))
+                    },
+                    http2: { sync in
+                        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+                        connection.initialSettings = [
+                            HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
+                            HTTP2Setting(parameter: .maxHeaderListSize, value: 64 * 1024),
+                            HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
+                        ]
+                        _ = try sync.configureHTTP2Pipeline(
+                            mode: .server,
+                            connectionConfiguration: connection,
+                            streamConfiguration: NIOHTTP2Handler.StreamConfiguration()
+                        ) { stream in
+                            do {
+                                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                                try stream.pipeline.syncOperations.addHandler(EgressHandler(loop: loop, settings: settings, pipeline: pipeline, transport: "h2"))
+                                return stream.eventLoop.makeSucceededVoidFuture()
+                            } catch {
+                                return stream.eventLoop.makeFailedFuture(error)
+                            }
+                        }
+                    }
+                )
+                do {
+                    try channel.pipeline.syncOperations.addHandler(detector)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+        return EgressServer(channel: channel)
+    }
+
+    /// Stops accepting new connections.
+    func stopAccepting() async {
+        try? await channel.close()
+    }
+}
+
+/// The per-loop contexts, looked up by event loop when a connection arrives.
+final class LoopContexts: Sendable {
+    let all: [LoopContext]
+    private let byLoop: [ObjectIdentifier: LoopContext]
+
+    init(_ contexts: [LoopContext]) {
+        self.all = contexts
+        var map: [ObjectIdentifier: LoopContext] = [:]
+        for context in contexts { map[ObjectIdentifier(context.eventLoop)] = context }
+        self.byLoop = map
+    }
+
+    func context(for loop: any EventLoop) -> LoopContext? {
+        byLoop[ObjectIdentifier(loop)]
+    }
+}

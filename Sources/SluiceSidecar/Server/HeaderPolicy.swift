@@ -1,0 +1,50 @@
+import NIOHTTP1
+
+/// Which headers cross the proxy in each direction.
+enum HeaderPolicy {
+    /// Client request headers never sent upstream: hop-by-hop headers, the app's own
+    /// credentials (the sidecar sends the provider's), Sluice's attribution headers,
+    /// `accept-encoding` (usage is read from the response, so it must arrive uncompressed)
+    /// and headers the proxy sets itself.
+    static let droppedRequestHeaders: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+        "upgrade", "proxy-authorization", "proxy-authenticate", "expect", "host", "content-length",
+        "authorization", "x-api-key", "api-key", "accept-encoding", "http2-settings",
+    ]
+
+    /// Upstream response headers never relayed: hop-by-hop headers, framing the proxy
+    /// redoes, cookies, and the upstream's request id (relayed as
+    /// `x-sluice-upstream-request-id`, since `x-request-id` is Sluice's own).
+    static let droppedResponseHeaders: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+        "upgrade", "content-length", "set-cookie", "x-request-id", "alt-svc",
+    ]
+
+    /// The request headers to forward upstream.
+    static func forwardedRequestHeaders(_ headers: HTTPHeaders) -> HTTPHeaders {
+        var out = HTTPHeaders()
+        out.reserveCapacity(headers.count + 4)
+        for (name, value) in headers {
+            let lower = name.lowercased()
+            if droppedRequestHeaders.contains(lower) || lower.hasPrefix("x-sluice-") || lower.hasPrefix("proxy-") { continue }
+            out.add(name: name, value: value)
+        }
+        return out
+    }
+
+    /// The response headers to relay to the client.
+    static func relayedResponseHeaders(_ headers: HTTPHeaders) -> HTTPHeaders {
+        var out = HTTPHeaders()
+        out.reserveCapacity(headers.count + 8)
+        for (name, value) in headers {
+            let lower = name.lowercased()
+            if lower == "x-request-id" {
+                out.add(name: "x-sluice-upstream-request-id", value: value)
+                continue
+            }
+            if droppedResponseHeaders.contains(lower) { continue }
+            out.add(name: name, value: value)
+        }
+        return out
+    }
+}

@@ -1,0 +1,45 @@
+import NIOCore
+import SluiceWire
+
+/// Relays a streamed response body: passes chunks straight through when nothing in them
+/// needs changing, or event by event when injected usage must be hidden, and lets the
+/// ``StreamUsageTracker`` read usage from every event on the way.
+struct StreamRelay {
+    /// Nil for non-SSE bodies relayed unread (oversized JSON).
+    private(set) var tracker: StreamUsageTracker?
+    private var splitter = SSEEventSplitter()
+
+    init(tracker: StreamUsageTracker?) {
+        self.tracker = tracker
+    }
+
+    /// Processes one upstream chunk, calling `emit` with the bytes to send on, in order.
+    mutating func process(_ chunk: ByteBuffer, allocator: ByteBufferAllocator, emit: (ByteBuffer) -> Void) {
+        guard var tracker else {
+            emit(chunk)
+            return
+        }
+        if tracker.isPassThrough {
+            // Send first, read after: the client's bytes never wait for our parsing.
+            emit(chunk)
+            splitter.append(chunk) { event in _ = tracker.observe(event, allocator: allocator) }
+        } else {
+            splitter.append(chunk) { event in
+                switch tracker.observe(event, allocator: allocator) {
+                case .forward: emit(event)
+                case .replace(let replacement): emit(replacement)
+                case .drop: break
+                }
+            }
+        }
+        self.tracker = tracker
+    }
+
+    /// Ends the relay; returns bytes of an unfinished last event still to be sent (only
+    /// when events are relayed one by one; pass-through already sent them).
+    mutating func finish() -> ByteBuffer? {
+        let rest = splitter.takePartialEvent()
+        guard let tracker, !tracker.isPassThrough else { return nil }
+        return rest
+    }
+}

@@ -1,0 +1,52 @@
+import NIOHTTP1
+import SluicePolicy
+import SluiceWire
+
+/// Account: prices the call's token usage from the snapshot's price table and reports it
+/// in `x-sluice-cost-usd` (a header for JSON answers, a trailer for streams where the
+/// protocol allows; always in the access log).
+public struct AccountStage: CallStage {
+    public let name = "account"
+
+    public init() {}
+
+    public func enter(_ call: Call) -> StageDecision { .next }
+
+    public func decorate(_ call: Call, headers: inout HTTPHeaders, trailers: Bool) {
+        price(call)
+        guard let cost = call.costUSD else { return }
+        // Streams: the head goes out before usage is known, so the cost rides the trailer.
+        if trailers || !call.streamed {
+            headers.add(name: "x-sluice-cost-usd", value: AccountStage.format(cost))
+        }
+    }
+
+    public func finish(_ call: Call) {
+        price(call)
+    }
+
+    private func price(_ call: Call) {
+        guard call.costUSD == nil, let usage = call.usage, let model = call.target else { return }
+        call.costUSD = AccountStage.cost(of: usage, at: model.prices)
+    }
+
+    /// USD for `usage` at `prices` (per million tokens).
+    public static func cost(of usage: TokenUsage, at prices: Prices) -> Double {
+        (Double(usage.uncachedInputTokens) * prices.input
+            + Double(usage.cachedInputTokens) * prices.cachedInput
+            + Double(usage.outputTokens) * prices.output) / 1_000_000
+    }
+
+    /// Fixed-point text with up to 10 decimals, e.g. `0.000123`.
+    public static func format(_ cost: Double) -> String {
+        guard cost.isFinite, cost > 0 else { return "0" }
+        let scaled = (cost * 1e10).rounded()
+        guard scaled < 9e18 else { return String(cost) }
+        let units = Int64(scaled)
+        let whole = units / 10_000_000_000
+        var fraction = String(units % 10_000_000_000)
+        fraction = String(repeating: "0", count: 10 - fraction.count) + fraction
+        while fraction.hasSuffix("0") { fraction.removeLast() }
+        return fraction.isEmpty ? String(whole) : "\(whole).\(fraction)"
+    }
+}

@@ -1,0 +1,87 @@
+import NIOCore
+import NIOHTTP1
+import SluiceWire
+
+/// Route: picks the route whose `match` fits (first in file order), then a weighted
+/// target among those that speak the caller's API; with no matching route, the model the
+/// client named (by name or alias). Rewrites `model` to the upstream name and, for OpenAI
+/// streams, asks for usage so the stream can be priced.
+public struct RouteStage: CallStage {
+    public let name = "route"
+    /// Routes without an explicit route are reported as this route name.
+    public static let directRouteName = "direct"
+
+    public init() {}
+
+    public func enter(_ call: Call) -> StageDecision {
+        guard let endpoint = call.endpoint, endpoint.isRouted, let request = call.request, let requested = request.model else {
+            return .next
+        }
+        let snapshot = call.snapshot
+        let path = String(Endpoint.pathWithoutQuery(call.head.uri))
+        let chosen: ResolvedModel
+        if let route = snapshot.routes.first(where: { RouteStage.matches($0, model: requested, feature: call.attribution.feature, path: path) }) {
+            call.routeName = route.name
+            guard let target = RouteStage.pick(route, family: endpoint.family, randomBits: call.randomBits) else {
+                return .reply(.error(.invalidRequest, "route \(route.name) has no target that speaks the \(endpoint.family.rawValue) API", family: call.family, param: "model"))
+            }
+            chosen = target
+        } else if let model = snapshot.modelsByClientName[requested] {
+            call.routeName = RouteStage.directRouteName
+            guard model.provider.family == endpoint.family else {
+                return .reply(.error(
+                    .invalidRequest,
+                    "model \(requested) is served by \(model.provider.name), which speaks the \(model.provider.family.rawValue) API; call it through that API",
+                    family: call.family, param: "model"
+                ))
+            }
+            chosen = model
+        } else {
+            let known = snapshot.policy.clientModelNames.prefix(20).joined(separator: ", ")
+            return .reply(.error(.invalidRequest, "unknown model \(requested.prefix(200)); this sidecar serves: \(known)", family: call.family, param: "model"))
+        }
+        call.target = chosen
+        let wantsUsage = request.stream && endpoint.usageNeedsStreamOption
+        call.hideInjectedUsage = wantsUsage && !request.clientRequestedUsage
+        call.upstreamBody = request.rewritten(call.body, upstreamModel: chosen.upstreamModel, requestUsage: wantsUsage, allocator: ByteBufferAllocator())
+        return .next
+    }
+
+    public func decorate(_ call: Call, headers: inout HTTPHeaders, trailers: Bool) {
+        guard !trailers else { return }
+        if let route = call.routeName { headers.add(name: "x-sluice-route", value: route) }
+        if let target = call.target {
+            headers.add(name: "x-sluice-provider", value: target.provider.name)
+            headers.add(name: "x-sluice-model", value: target.name)
+        }
+    }
+
+    static func matches(_ route: CompiledRoute, model: String, feature: String, path: String) -> Bool {
+        if let wanted = route.match.model, wanted != model { return false }
+        if let wanted = route.match.feature, wanted != feature { return false }
+        if let wanted = route.match.path, wanted != path { return false }
+        return true
+    }
+
+    /// A target by weight among those speaking `family`; nil when none does.
+    static func pick(_ route: CompiledRoute, family: APIFamily, randomBits: UInt64) -> ResolvedModel? {
+        var total = 0
+        var weights: [Int] = []
+        weights.reserveCapacity(route.targets.count)
+        var previous = 0
+        for (index, target) in route.targets.enumerated() {
+            let weight = route.cumulativeWeights[index] - previous
+            previous = route.cumulativeWeights[index]
+            let usable = target.provider.family == family ? weight : 0
+            weights.append(usable)
+            total += usable
+        }
+        guard total > 0 else { return nil }
+        var roll = Int(randomBits % UInt64(total))
+        for (index, weight) in weights.enumerated() {
+            if roll < weight { return route.targets[index] }
+            roll -= weight
+        }
+        return nil
+    }
+}
