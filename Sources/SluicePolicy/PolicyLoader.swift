@@ -4,8 +4,8 @@ import Yams
 /// Reads a policy file (YAML) into a checked ``Policy``, reporting every problem at once.
 ///
 /// Loading runs in three steps: Yams composes the YAML into position-carrying nodes,
-/// ``PolicyDecoder`` walks them (shape, types, unknown and missing keys) and
-/// ``PolicyValidator`` checks values and references. Any diagnostic fails the load.
+/// `PolicyDecoder` walks them (shape, types, unknown and missing keys) and
+/// `PolicyValidator` checks values and references. Any diagnostic fails the load.
 public enum PolicyLoader {
     /// Reads and checks a policy file; throws PolicyError listing every problem.
     public static func load(contentsOf path: String) throws(PolicyError) -> Policy {
