@@ -56,6 +56,8 @@ public final class Call {
     public let credentials: CredentialSet
     /// Random bits drawn for this call (weighted target choice), from the loop's generator.
     public let randomBits: UInt64
+    /// The loop's wall clock, for timestamps.
+    let wallClock: WallClockCache
 
     // Filled by stages.
     public var endpoint: Endpoint?
@@ -83,7 +85,12 @@ public final class Call {
     public var outcome: CallOutcome = .completed
     public var bytesOut = 0
 
-    public init(id: String, head: HTTPRequestHead, body: ByteBuffer, transport: String, startNanos: UInt64, snapshot: RuntimeSnapshot, credentials: CredentialSet, family: APIFamily, randomBits: UInt64 = 0) {
+    public convenience init(id: String, head: HTTPRequestHead, body: ByteBuffer, transport: String, startNanos: UInt64, snapshot: RuntimeSnapshot, credentials: CredentialSet, family: APIFamily, randomBits: UInt64 = 0) {
+        self.init(id: id, head: head, body: body, transport: transport, startNanos: startNanos, snapshot: snapshot, credentials: credentials, family: family, randomBits: randomBits, wallClock: WallClockCache())
+    }
+
+    init(id: String, head: HTTPRequestHead, body: ByteBuffer, transport: String, startNanos: UInt64, snapshot: RuntimeSnapshot, credentials: CredentialSet, family: APIFamily, randomBits: UInt64, wallClock: WallClockCache) {
+        self.wallClock = wallClock
         self.id = id
         self.head = head
         self.body = body

@@ -34,7 +34,7 @@ public protocol CallStage: Sendable {
     func enter(_ call: Call) -> StageDecision
     /// Adds response headers (or trailers, when `trailers` is true) before they are sent.
     func decorate(_ call: Call, headers: inout HTTPHeaders, trailers: Bool)
-    /// Runs in reverse pipeline order once the call is over, whatever its outcome.
+    /// Runs in pipeline order once the call is over, whatever its outcome.
     func finish(_ call: Call)
 }
 

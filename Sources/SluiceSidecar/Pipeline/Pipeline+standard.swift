@@ -14,14 +14,14 @@
 /// route; cache and coalescing after admission; metrics and spend beside account.
 extension Pipeline {
     /// The standard pipeline for a sidecar.
-    public static func standard(defaults: Attribution, accessLog: AccessLogSink, clock: @escaping @Sendable () -> String) -> Pipeline {
+    public static func standard(defaults: Attribution, accessLog: AccessLogSink) -> Pipeline {
         Pipeline(stages: [
             ParseStage(),
             IdentifyStage(defaults: defaults),
             ModelListStage(),
             RouteStage(),
             AccountStage(),
-            AccessLogStage(sink: accessLog, clock: clock),
+            AccessLogStage(sink: accessLog),
         ])
     }
 }

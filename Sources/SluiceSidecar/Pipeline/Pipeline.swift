@@ -55,9 +55,10 @@ public struct Pipeline: Sendable {
         }
     }
 
-    /// Runs the `finish` hooks in reverse order.
+    /// Runs the `finish` hooks in pipeline order, so a stage sees what earlier stages
+    /// settled (the access log comes after account and sees the cost).
     func finish(_ call: Call) {
-        for stage in stages.reversed() {
+        for stage in stages {
             stage.finish(call)
         }
     }

@@ -124,7 +124,7 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Upstr
         return Call(
             id: id, head: head, body: body, transport: transport, startNanos: requestStartNanos,
             snapshot: loop.snapshot, credentials: loop.credentials, family: family,
-            randomBits: loop.randomUInt64()
+            randomBits: loop.randomUInt64(), wallClock: loop.clock
         )
     }
 

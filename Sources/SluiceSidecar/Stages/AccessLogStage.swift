@@ -5,18 +5,16 @@ import SluiceWire
 public struct AccessLogStage: CallStage {
     public let name = "access-log"
     let sink: AccessLogSink
-    let clock: @Sendable () -> String
 
-    public init(sink: AccessLogSink, clock: @escaping @Sendable () -> String) {
+    public init(sink: AccessLogSink) {
         self.sink = sink
-        self.clock = clock
     }
 
     public func enter(_ call: Call) -> StageDecision { .next }
 
     public func finish(_ call: Call) {
         guard sink.isEnabled else { return }
-        sink.write(AccessLogStage.line(for: call, time: clock()))
+        sink.write(AccessLogStage.line(for: call, time: call.wallClock.now()))
     }
 
     /// The JSON line for a finished call.

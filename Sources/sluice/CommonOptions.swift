@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// A `HOST:PORT` listen address (`[::1]:4100` for IPv6; port 0 picks a free port).
+struct ListenAddress: ExpressibleByArgument, CustomStringConvertible, Sendable {
+    var host: String
+    var port: Int
+
+    init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    init?(argument: String) {
+        guard let colon = argument.lastIndex(of: ":"), let port = Int(argument[argument.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        var host = String(argument[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.init(host: host, port: port)
+    }
+
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Options every long-running subcommand shares.
+struct RuntimeOptions: ParsableArguments {
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(name: .long, help: "After binding, write the bound ports as JSON to this file (for tests and scripts).")
+    var portsFile: String?
+
+    func bootstrapLogging() {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+
+    func writePorts(_ ports: [String: Int]) throws {
+        guard let portsFile else { return }
+        let body = "{" + ports.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}\n"
+        let temporary = portsFile + ".tmp"
+        try body.write(toFile: temporary, atomically: false, encoding: .utf8)
+        _ = rename(temporary, portsFile)
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Options of the sidecar's own behaviour, shared by `sidecar` and `dev`.
+struct SidecarOptions: ParsableArguments {
+    @Option(name: .long, help: "Egress listener for the app (HTTP/1.1 and h2c).")
+    var listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 4100)
+
+    @Option(name: .long, help: "Admin listener: /live, /ready, /metrics.")
+    var admin: ListenAddress = ListenAddress(host: "127.0.0.1", port: 4191)
+
+    @Option(name: .long, help: "Largest request body accepted, in bytes (413 beyond).")
+    var maxBodyBytes: Int = 10 * 1024 * 1024
+
+    @Option(name: .long, help: "Seconds to wait for the provider's response head.")
+    var upstreamTimeout: Int = 600
+
+    @Option(name: .long, help: "Access log: stdout, off, or a file path.")
+    var accessLog: String = "stdout"
+}

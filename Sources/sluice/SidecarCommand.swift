@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import SluicePolicy
+import SluiceSidecar
+
+/// `sluice sidecar`: the data plane, one per application pod.
+struct SidecarCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sidecar",
+        abstract: "Run the sidecar data plane on a policy file."
+    )
+
+    @Option(name: .long, help: "Policy file (YAML).")
+    var policy: String = "config/policy.yaml"
+
+    @OptionGroup var sidecar: SidecarOptions
+    @OptionGroup var runtime: RuntimeOptions
+
+    func run() async throws {
+        runtime.bootstrapLogging()
+        let logger = Logger(label: "sluice.sidecar")
+        let loaded = try PolicySource.load(policy, logger: logger)
+        let environment = ProcessInfo.processInfo.environment
+        let configuration = try sidecar.configuration(environment: environment)
+        let running = try await Sidecar.start(
+            policy: loaded.policy, version: loaded.version, configuration: configuration,
+            group: MultiThreadedEventLoopGroup.singleton, logger: logger
+        )
+        try runtime.writePorts(["egress": running.egressPort, "admin": running.adminPort])
+        let group = ServiceGroup(configuration: .init(
+            services: [running], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        ))
+        try await group.run()
+    }
+}
+
+/// A policy read from disk with its version (a hash of the file's bytes).
+struct PolicySource {
+    var policy: Policy
+    var version: String
+
+    static func load(_ path: String, logger: Logger) throws -> PolicySource {
+        let policy: Policy
+        do {
+            policy = try PolicyLoader.load(contentsOf: path)
+        } catch {
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            throw ExitCode(1)
+        }
+        let bytes = FileManager.default.contents(atPath: path) ?? Data()
+        let digest = PolicySource.fingerprint(bytes)
+        logger.info("policy loaded", metadata: [
+            "file": "\(path)", "version": "\(digest)",
+            "providers": "\(policy.providers.count)", "models": "\(policy.models.count)", "routes": "\(policy.routes.count)",
+        ])
+        return PolicySource(policy: policy, version: digest)
+    }
+
+    /// A short, stable fingerprint of the policy text (FNV-1a, 64 bits, hex).
+    static func fingerprint(_ bytes: Data) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01B3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+extension SidecarOptions {
+    func configuration(environment: [String: String]) throws -> SidecarConfiguration {
+        let destination: AccessLogSink.Destination
+        switch accessLog {
+        case "stdout", "-": destination = .standardOutput
+        case "off", "none": destination = .discard
+        default: destination = .file(accessLog)
+        }
+        guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive") }
+        guard upstreamTimeout > 0 else { throw ValidationError("--upstream-timeout must be positive") }
+        return SidecarConfiguration(
+            listenHost: listen.host, listenPort: listen.port,
+            adminHost: admin.host, adminPort: admin.port,
+            egress: EgressSettings(maxRequestBodyBytes: maxBodyBytes, upstreamHeadTimeout: .seconds(Int64(upstreamTimeout))),
+            defaults: SidecarConfiguration.defaultAttribution(from: environment),
+            accessLog: destination,
+            environment: environment
+        )
+    }
+}

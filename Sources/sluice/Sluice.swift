@@ -1,0 +1,16 @@
+import ArgumentParser
+
+/// The `sluice` command: a thin front over the library targets.
+@main
+struct Sluice: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sluice",
+        abstract: "A sidecar proxy for LLM traffic: routing, limits, cache, resilience and cost accounting.",
+        subcommands: [
+//DEV
+            SidecarCommand.self,
+            ValidateCommand.self,
+//MOCK
+        ]
+    )
+}
