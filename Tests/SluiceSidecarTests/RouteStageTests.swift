@@ -1,0 +1,86 @@
+import NIOCore
+import SluicePolicy
+import Testing
+@testable import SluiceSidecar
+import SluiceWire
+
+@Suite struct RouteStageTests {
+    let stages: [any CallStage] = [ParseStage(), IdentifyStage(defaults: Attribution()), RouteStage()]
+
+    @Test func aliasRoutesDirectlyAndRewritesModel() throws {
+        let call = try makeCall(body: #"{"model":"fast","messages":[]}"#)
+        #expect(run(stages, call) == nil)
+        #expect(call.routeName == "direct")
+        #expect(call.target?.name == "gpt-4o-mini")
+        let sent = try #require(call.upstreamBody).getString(at: 0, length: call.upstreamBody?.readableBytes ?? 0)
+        #expect(sent == #"{"model":"gpt-4o-mini-2024-07-18","messages":[]}"#)
+        #expect(call.hideInjectedUsage == false)
+    }
+
+    @Test func openAIStreamsAskForUsage() throws {
+        let call = try makeCall(body: #"{"model":"gpt-4o","stream":true}"#)
+        #expect(run(stages, call) == nil)
+        #expect(call.hideInjectedUsage)
+        let sent = call.upstreamBody.map { String(buffer: $0) }
+        #expect(sent == #"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true}}"#)
+    }
+
+    @Test func clientAskedForUsageIsNotHidden() throws {
+        let call = try makeCall(body: #"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true}}"#)
+        #expect(run(stages, call) == nil)
+        #expect(call.hideInjectedUsage == false)
+    }
+
+    @Test func unknownModelIs400ListingKnownOnes() throws {
+        let call = try makeCall(body: #"{"model":"gpt-9"}"#)
+        let reply = try #require(run(stages, call))
+        #expect(reply.status == 400)
+        #expect(reply.body.contains("unknown model gpt-9"))
+        #expect(reply.body.contains("fast"))
+        #expect(reply.body.contains(#""param":"model""#))
+    }
+
+    @Test func crossFamilyModelIsRefused() throws {
+        let call = try makeCall(path: "/v1/messages", body: #"{"model":"fast","max_tokens":5,"messages":[]}"#)
+        let reply = try #require(run(stages, call))
+        #expect(reply.status == 400)
+        #expect(reply.body.contains("speaks the openai API"))
+    }
+
+    @Test func firstMatchingRouteWins() throws {
+        let policy = testPolicy(routes: [
+            Route(name: "search", match: RouteMatch(model: "fast", feature: "search"), targets: [RouteTarget(model: "gpt-4o")]),
+            Route(name: "any-fast", match: RouteMatch(model: "fast"), targets: [RouteTarget(model: "gpt-4o-mini")]),
+        ])
+        let search = try makeCall(body: #"{"model":"fast"}"#, headers: [("x-sluice-feature", "search")], policy: policy)
+        #expect(run(stages, search) == nil)
+        #expect(search.routeName == "search")
+        #expect(search.target?.name == "gpt-4o")
+
+        let other = try makeCall(body: #"{"model":"fast"}"#, headers: [("x-sluice-feature", "chat")], policy: policy)
+        #expect(run(stages, other) == nil)
+        #expect(other.routeName == "any-fast")
+    }
+
+    @Test func weightsSplitTraffic() throws {
+        let policy = testPolicy(routes: [
+            Route(name: "split", match: RouteMatch(model: "mix"), targets: [RouteTarget(model: "gpt-4o", weight: 3), RouteTarget(model: "gpt-4o-mini", weight: 1)]),
+        ])
+        var counts: [String: Int] = [:]
+        for bits in 0..<400 as Range<UInt64> {
+            let call = try makeCall(body: #"{"model":"mix"}"#, policy: policy, randomBits: bits)
+            #expect(run(stages, call) == nil)
+            counts[call.target?.name ?? "", default: 0] += 1
+        }
+        #expect(counts == ["gpt-4o": 300, "gpt-4o-mini": 100])
+    }
+
+    @Test func routeTargetsOfTheOtherFamilyAreSkipped() throws {
+        let policy = testPolicy(routes: [
+            Route(name: "mixed", match: RouteMatch(model: "any"), targets: [RouteTarget(model: "claude-haiku", weight: 100), RouteTarget(model: "gpt-4o", weight: 1)]),
+        ])
+        let call = try makeCall(body: #"{"model":"any"}"#, policy: policy, randomBits: 7)
+        #expect(run(stages, call) == nil)
+        #expect(call.target?.name == "gpt-4o")
+    }
+}
