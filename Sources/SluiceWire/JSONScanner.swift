@@ -3,7 +3,8 @@
 /// The proxy needs three facts from a request body (is it valid JSON, which `model`, is it
 /// a stream) and sometimes edits one or two members in place. Decoding the whole body into
 /// Foundation objects and re-encoding it costs far more than the call itself on the hot
-/// path, so this scanner checks the full RFC 8259 grammar once and returns the byte ranges
+/// path, so this scanner checks the full RFC 8259 grammar once (strings must be well-formed
+/// UTF-8; a byte order mark and trailing commas are refused) and returns the byte ranges
 /// of the members of one object; callers splice bytes instead of re-encoding.
 public struct JSONScanner {
     /// What kind of value a member holds.
@@ -284,11 +285,36 @@ public struct JSONScanner {
                 }
             case 0x00..<0x20:
                 throw fail("control character in string")
-            default:
+            case 0x20..<0x80:
                 index += 1
+            default:
+                try skipUTF8Sequence()
             }
         }
         throw fail("unterminated string")
+    }
+
+    /// Skips one multi-byte UTF-8 sequence, refusing what is not well-formed UTF-8
+    /// (Unicode table 3-7): stray continuation bytes, overlong forms, surrogates, > U+10FFFF.
+    private mutating func skipUTF8Sequence() throws(Failure) {
+        let lead = bytes[index]
+        let length: Int
+        var secondRange: ClosedRange<UInt8> = 0x80...0xBF
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; secondRange = 0xA0...0xBF
+        case 0xED: length = 3; secondRange = 0x80...0x9F
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xF0: length = 4; secondRange = 0x90...0xBF
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; secondRange = 0x80...0x8F
+        default: throw fail("invalid UTF-8")
+        }
+        guard index + 1 < bytes.count, secondRange.contains(bytes[index + 1]) else { throw fail("invalid UTF-8") }
+        for k in 2..<length where index + k >= bytes.count || bytes[index + k] & 0xC0 != 0x80 {
+            throw fail("invalid UTF-8")
+        }
+        index += length
     }
 
     private mutating func skipLiteral(_ literal: StaticString) throws(Failure) {

@@ -58,9 +58,8 @@ public struct SSEEventSplitter: Sendable {
                 lineIsEmpty = false
             }
         }
-        // An event needs at least one non-empty line: drop ends of runs of bare blank lines
-        // only when they are at the very start (stray keep-alive newlines are still relayed
-        // as their own "event", which is harmless).
+        // Nothing is dropped: a stray blank line (a keep-alive newline) comes out as an
+        // "event" of its own, which is harmless and keeps the relayed bytes exactly the input.
         return ends
     }
 }
@@ -84,6 +83,16 @@ public enum SSEEvent {
         }
         // A slice cannot grow; copy when lines were joined.
         return result
+    }
+
+    /// The byte ranges of the event's `data:` values, in order: ``data(of:)`` is them joined
+    /// with `\n`.
+    static func dataValueRanges(_ bytes: UnsafeRawBufferPointer) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        forEachField(bytes) { name, value in
+            if name == "data" { ranges.append(value) }
+        }
+        return ranges
     }
 
     /// The event's `event:` name, if any.

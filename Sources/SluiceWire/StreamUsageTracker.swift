@@ -87,10 +87,10 @@ public struct StreamUsageTracker: Sendable {
                StreamUsageTracker.isEmptyArray(bytes, choices.valueRange) {
                 return .drop
             }
-            return .replace(StreamUsageTracker.event(removing: usageIndex, from: object, in: bytes, allocator: allocator))
+            return .replace(StreamUsageTracker.event(event, removing: usageIndex, from: object, allocator: allocator))
         }
         guard hideInjectedUsage, usageMember.kind == .null else { return .forward }
-        return .replace(StreamUsageTracker.event(removing: usageIndex, from: object, in: bytes, allocator: allocator))
+        return .replace(StreamUsageTracker.event(event, removing: usageIndex, from: object, allocator: allocator))
     }
 
     private mutating func observeAnthropic(_ bytes: UnsafeRawBufferPointer) {
@@ -125,8 +125,10 @@ public struct StreamUsageTracker: Sendable {
         }
     }
 
-    /// An SSE event `data: <object without member i>\n\n`.
-    static func event(removing index: Int, from object: JSONScanner.Object, in bytes: UnsafeRawBufferPointer, allocator: ByteBufferAllocator) -> ByteBuffer {
+    /// `event` with member `index` of its data's object (offsets into the joined data) cut
+    /// out. Only those bytes go: other fields, line endings and `data:` prefixes stay as they
+    /// came, and a cut across data lines joins them, so the data still reads as the object.
+    static func event(_ event: ByteBuffer, removing index: Int, from object: JSONScanner.Object, allocator: ByteBufferAllocator) -> ByteBuffer {
         let members = object.members
         let removal: Range<Int>
         if index > 0 {
@@ -136,12 +138,23 @@ public struct StreamUsageTracker: Sendable {
         } else {
             removal = members[0].keyRange.lowerBound..<members[0].valueRange.upperBound
         }
-        var out = allocator.buffer(capacity: bytes.count + 8)
-        out.writeStaticString("data: ")
-        out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[0..<removal.lowerBound]))
-        out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[removal.upperBound..<bytes.count]))
-        out.writeStaticString("\n\n")
-        return out
+        return event.withUnsafeReadableBytes { bytes in
+            let lines = SSEEvent.dataValueRanges(bytes)
+            // The data is the lines' values joined with "\n": find the event offset of a data offset.
+            func eventOffset(_ dataOffset: Int) -> Int {
+                var lineStart = 0
+                for line in lines {
+                    if dataOffset <= lineStart + line.count { return line.lowerBound + dataOffset - lineStart }
+                    lineStart += line.count + 1
+                }
+                return lines.last?.upperBound ?? bytes.count
+            }
+            let cut = eventOffset(removal.lowerBound)..<eventOffset(removal.upperBound)
+            var out = allocator.buffer(capacity: bytes.count - cut.count)
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[0..<cut.lowerBound]))
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[cut.upperBound..<bytes.count]))
+            return out
+        }
     }
 
     static func isEmptyArray(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
