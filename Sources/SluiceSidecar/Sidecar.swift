@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOExtras
 import NIOPosix
 import ServiceLifecycle
 import SluicePolicy
@@ -20,6 +21,8 @@ public struct SidecarConfiguration: Sendable {
     public var credentialRefreshInterval: Duration
     /// The environment credentials are read from.
     public var environment: [String: String]
+    /// How long in-flight calls and streams may run on after SIGTERM before the sidecar exits.
+    public var drainGracePeriod: Duration
 
     public init(
         listenHost: String = "127.0.0.1", listenPort: Int = 4100,
@@ -28,8 +31,10 @@ public struct SidecarConfiguration: Sendable {
         defaults: Attribution = Attribution(),
         accessLog: AccessLogSink.Destination = .standardOutput,
         credentialRefreshInterval: Duration = .seconds(2),
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        drainGracePeriod: Duration = .seconds(30)
     ) {
+        self.drainGracePeriod = drainGracePeriod
         self.listenHost = listenHost
         self.listenPort = listenPort
         self.adminHost = adminHost
@@ -55,7 +60,9 @@ public struct SidecarConfiguration: Sendable {
 ///
 /// `Sidecar.start` binds both listeners (port 0 works; read the bound ports back) and
 /// returns; `run()` is the ``Service`` body that keeps credentials fresh until graceful
-/// shutdown, then stops accepting and closes.
+/// shutdown (SIGTERM), then drains: `/ready` fails, the listener stops accepting, idle
+/// connections close, HTTP/2 clients get GOAWAY, and calls and streams in flight run to
+/// their end for up to `drainGracePeriod` before the sidecar exits.
 public final class Sidecar: Service, Sendable {
     public let egressPort: Int
     public let adminPort: Int
@@ -67,10 +74,18 @@ public final class Sidecar: Service, Sendable {
     private let configuration: SidecarConfiguration
     private let policy: Policy
     private let credentials: NIOLockedValueBox<CredentialSet>
-    private let ready = NIOLockedValueBox(false)
+    private let ready: NIOLockedValueBox<Bool>
+    private let quiescing: ServerQuiescingHelper
+    private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
+    /// The sidecar's metrics registry, served at the admin listener's `/metrics`.
+    public let metrics: SidecarMetrics
 
-    private init(egress: EgressServer, admin: AdminServer, loops: LoopContexts, accessLog: AccessLogSink, configuration: SidecarConfiguration, policy: Policy, version: String, credentials: CredentialSet, logger: Logger) {
+    private init(egress: EgressServer, admin: AdminServer, loops: LoopContexts, accessLog: AccessLogSink, configuration: SidecarConfiguration, policy: Policy, version: String, credentials: CredentialSet, logger: Logger, ready: NIOLockedValueBox<Bool>, quiescing: ServerQuiescingHelper, group: any EventLoopGroup, metrics: SidecarMetrics) {
+        self.ready = ready
+        self.quiescing = quiescing
+        self.eventLoopGroup = group
+        self.metrics = metrics
         self.egress = egress
         self.admin = admin
         self.loops = loops
@@ -105,42 +120,83 @@ public final class Sidecar: Service, Sendable {
         }
         let loops = LoopContexts(contexts)
         let accessLog = try AccessLogSink(destination: configuration.accessLog)
-        let pipeline = Pipeline.standard(defaults: configuration.defaults, accessLog: accessLog)
+        let metrics = SidecarMetrics()
+        metrics.policyLoaded(version: version, at: Date().timeIntervalSince1970)
+        let pipeline = Pipeline.standard(defaults: configuration.defaults, metrics: metrics, accessLog: accessLog)
+        let quiescing = ServerQuiescingHelper(group: group)
         let egress = try await EgressServer.start(
             host: configuration.listenHost, port: configuration.listenPort, group: group,
-            loops: loops, settings: configuration.egress, pipeline: pipeline
+            loops: loops, settings: configuration.egress, pipeline: pipeline,
+            quiescing: quiescing, drainGracePeriod: TimeAmount(configuration.drainGracePeriod)
         )
-        let readyBox = NIOLockedValueBox(true)
+        let readyBox = NIOLockedValueBox(false)
         let admin = try await AdminServer.start(host: configuration.adminHost, port: configuration.adminPort, group: group) { path in
             switch path {
             case "/live": return (.ok, "text/plain", "live\n")
             case "/ready":
-                return readyBox.withLockedValue { $0 } ? (.ok, "text/plain", "ready\n") : (.serviceUnavailable, "text/plain", "draining\n")
+                return readyBox.withLockedValue { $0 } ? (.ok, "text/plain", "ready\n") : (.serviceUnavailable, "text/plain", "not ready\n")
+            case "/metrics":
+                return (.ok, "text/plain; version=0.0.4; charset=utf-8", metrics.exposition())
             default: return nil
             }
         }
-        let sidecar = Sidecar(egress: egress, admin: admin, loops: loops, accessLog: accessLog, configuration: configuration, policy: policy, version: version, credentials: credentials, logger: logger)
-        sidecar.ready.withLockedValue { $0 = true }
+        let sidecar = Sidecar(
+            egress: egress, admin: admin, loops: loops, accessLog: accessLog, configuration: configuration,
+            policy: policy, version: version, credentials: credentials, logger: logger,
+            ready: readyBox, quiescing: quiescing, group: group, metrics: metrics
+        )
+        readyBox.withLockedValue { $0 = true }
         logger.info("egress listening", metadata: ["address": "http://\(configuration.listenHost):\(egress.port)", "protocols": "http/1.1, h2c"])
         logger.info("admin listening", metadata: ["address": "http://\(configuration.adminHost):\(admin.port)"])
         return sidecar
     }
 
-    /// Keeps credential files fresh until graceful shutdown, then stops.
+    /// Keeps credential files fresh until graceful shutdown, then drains and stops.
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                try? await Task.sleep(for: configuration.credentialRefreshInterval)
-                refreshCredentials()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: self.configuration.credentialRefreshInterval)
+                    self.refreshCredentials()
+                }
             }
-        } onGracefulShutdown: {
-            self.logger.info("shutting down")
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        await drain()
+    }
+
+    /// Fails readiness, stops accepting, lets calls in flight finish within the grace
+    /// period, then closes everything.
+    public func drain() async {
+        ready.withLockedValue { $0 = false }
+        let grace = configuration.drainGracePeriod
+        logger.info("draining: not ready, no new connections; calls in flight may finish", metadata: ["grace_period": "\(grace)"])
+        let drained = eventLoopGroup.any().makePromise(of: Void.self)
+        quiescing.initiateShutdown(promise: drained)
+        let finished = await withTaskGroup(of: Bool.self) { group -> Bool in
+            group.addTask {
+                (try? await drained.futureResult.get()) != nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: grace)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if finished {
+            logger.info("drained: every connection closed")
+        } else {
+            logger.warning("grace period over; closing the connections still open")
         }
         await shutdown()
     }
 
-    /// Stops accepting, closes listeners and pools, flushes the access log.
+    /// Closes listeners and pools and flushes the access log (no draining).
     public func shutdown() async {
+        ready.withLockedValue { $0 = false }
         await egress.stopAccepting()
         await admin.close()
         for context in loops.all {

@@ -56,8 +56,12 @@ public final class Call {
     public let credentials: CredentialSet
     /// Random bits drawn for this call (weighted target choice), from the loop's generator.
     public let randomBits: UInt64
+    /// Random bits for new trace and span ids (128-bit trace id, 64-bit span id).
+    let traceBits: (high: UInt64, low: UInt64, span: UInt64)
     /// The loop's wall clock, for timestamps.
     let wallClock: WallClockCache
+    /// The loop's scratch space for stages (caches that would otherwise need locks).
+    public let loopLocal: LoopLocalStorage
 
     // Filled by stages.
     public var endpoint: Endpoint?
@@ -71,6 +75,10 @@ public final class Call {
     public var upstreamBody: ByteBuffer?
     /// Whether the proxy asked for stream usage the client did not ask for.
     public var hideInjectedUsage = false
+    /// W3C trace context of this call (set by the trace stage).
+    public var trace: TraceContext?
+    /// Whether the metrics stage counted this call as in flight.
+    public var countedInFlight = false
 
     // Response side.
     public var status: Int = 0
@@ -80,17 +88,22 @@ public final class Call {
     public var costUSD: Double?
     public var errorCode: SluiceErrorCode?
     public var errorMessage: String?
+    public var upstreamStartNanos: UInt64?
     public var firstByteNanos: UInt64?
+    /// Why the upstream call failed, if it did (`connect`, `timeout`, `closed`, `protocol`).
+    public var upstreamFailure: String?
     public var endNanos: UInt64?
     public var outcome: CallOutcome = .completed
     public var bytesOut = 0
 
     public convenience init(id: String, head: HTTPRequestHead, body: ByteBuffer, transport: String, startNanos: UInt64, snapshot: RuntimeSnapshot, credentials: CredentialSet, family: APIFamily, randomBits: UInt64 = 0) {
-        self.init(id: id, head: head, body: body, transport: transport, startNanos: startNanos, snapshot: snapshot, credentials: credentials, family: family, randomBits: randomBits, wallClock: WallClockCache())
+        self.init(id: id, head: head, body: body, transport: transport, startNanos: startNanos, snapshot: snapshot, credentials: credentials, family: family, randomBits: randomBits, traceBits: (randomBits ^ 0x5DEE_CE66_D1CE_4E5B, randomBits &* 0x9E37_79B9_7F4A_7C15, randomBits | 1), wallClock: WallClockCache(), loopLocal: LoopLocalStorage())
     }
 
-    init(id: String, head: HTTPRequestHead, body: ByteBuffer, transport: String, startNanos: UInt64, snapshot: RuntimeSnapshot, credentials: CredentialSet, family: APIFamily, randomBits: UInt64, wallClock: WallClockCache) {
+    init(id: String, head: HTTPRequestHead, body: ByteBuffer, transport: String, startNanos: UInt64, snapshot: RuntimeSnapshot, credentials: CredentialSet, family: APIFamily, randomBits: UInt64, traceBits: (high: UInt64, low: UInt64, span: UInt64), wallClock: WallClockCache, loopLocal: LoopLocalStorage) {
+        self.traceBits = traceBits
         self.wallClock = wallClock
+        self.loopLocal = loopLocal
         self.id = id
         self.head = head
         self.body = body

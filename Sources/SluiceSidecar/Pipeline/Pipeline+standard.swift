@@ -1,11 +1,17 @@
 /// The request path of the sidecar, in order. This list is the pipeline.
 ///
-/// 1. ``ParseStage``     endpoint, JSON body, model, stream
-/// 2. ``IdentifyStage``  tenant, feature, user, prompt version, priority
-/// 3. ``ModelListStage`` answers `GET /v1/models` locally
-/// 4. ``RouteStage``     route → weighted target; model rewrite; stream usage option
-/// 5. ``AccountStage``   token usage → cost; `x-sluice-cost-usd`
-/// 6. ``AccessLogStage`` one JSON line per call
+/// 1. ``TraceStage``     W3C traceparent in, new span, trace id out
+/// 2. ``ParseStage``     endpoint, JSON body, model, stream
+/// 3. ``IdentifyStage``  tenant, feature, user, prompt version, priority
+/// 4. ``ModelListStage`` answers `GET /v1/models` locally
+/// 5. ``RouteStage``     route → weighted target; model rewrite; stream usage option
+/// 6. ``AccountStage``   token usage → cost; `x-sluice-cost-usd`
+/// 7. ``MetricsStage``   Prometheus counters and histograms; requests in flight
+/// 8. ``AccessLogStage`` one JSON line per call
+///
+/// `enter` hooks run top to bottom until one answers; `decorate` and `finish` hooks run
+/// top to bottom for every stage, so account prices a call before metrics and the access
+/// log read the cost.
 ///
 /// then the upstream call (``EgressHandler`` with the loop's ``UpstreamPool``), which
 /// sends the provider's credential and relays the answer.
@@ -14,13 +20,15 @@
 /// route; cache and coalescing after admission; metrics and spend beside account.
 extension Pipeline {
     /// The standard pipeline for a sidecar.
-    public static func standard(defaults: Attribution, accessLog: AccessLogSink) -> Pipeline {
+    public static func standard(defaults: Attribution, metrics: SidecarMetrics, accessLog: AccessLogSink) -> Pipeline {
         Pipeline(stages: [
+            TraceStage(),
             ParseStage(),
             IdentifyStage(defaults: defaults),
             ModelListStage(),
             RouteStage(),
             AccountStage(),
+            MetricsStage(metrics: metrics),
             AccessLogStage(sink: accessLog),
         ])
     }

@@ -15,6 +15,7 @@ final class LoopContext: @unchecked Sendable {
     private var requestCounter: UInt64 = 0
     private let idPrefix: String
     let clock: WallClockCache
+    let local = LoopLocalStorage()
 
     init(eventLoop: any EventLoop, snapshot: RuntimeSnapshot, credentials: CredentialSet, pool: UpstreamPool) {
         self.eventLoop = eventLoop

@@ -124,7 +124,8 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Upstr
         return Call(
             id: id, head: head, body: body, transport: transport, startNanos: requestStartNanos,
             snapshot: loop.snapshot, credentials: loop.credentials, family: family,
-            randomBits: loop.randomUInt64(), wallClock: loop.clock
+            randomBits: loop.randomUInt64(),
+            traceBits: (loop.randomUInt64(), loop.randomUInt64(), loop.randomUInt64()), wallClock: loop.clock, loopLocal: loop.local
         )
     }
 
@@ -164,6 +165,9 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Upstr
             headers.add(name: "anthropic-version", value: "2023-06-01")
         }
         headers.replaceOrAdd(name: "x-request-id", value: call.id)
+        if let trace = call.trace {
+            headers.replaceOrAdd(name: "traceparent", value: trace.upstreamTraceparent)
+        }
         let uri = provider.endpoint.pathPrefix + call.head.uri
         let request = UpstreamRequest(head: HTTPRequestHead(version: .http1_1, method: call.head.method, uri: uri, headers: headers), body: body)
         response = .buffering(nil, nil)
@@ -175,6 +179,7 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Upstr
             receiver: self
         )
         self.exchange = exchange
+        call.upstreamStartNanos = NIODeadline.now().uptimeNanoseconds
         exchange.start()
     }
 
@@ -241,7 +246,7 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Upstr
             if body.readableBytes > 0 { write(.body(.byteBuffer(body)), flush: false) }
             endResponse(call, trailers: nil)
         case .streaming(var relay):
-            if let rest = relay.finish() {
+            if let rest = relay.finish(allocator: context?.channel.allocator ?? ByteBufferAllocator()) {
                 call.bytesOut += rest.readableBytes
                 write(.body(.byteBuffer(rest)), flush: false)
             }
@@ -263,6 +268,7 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Upstr
         guard let call else { return }
         exchange = nil
         let code: SluiceErrorCode = failure.kind == .timeout ? .upstreamTimeout : .upstreamError
+        call.upstreamFailure = failure.responseStarted ? "broken_stream" : failure.kind.rawValue
         let provider = call.target?.provider.name ?? "upstream"
         switch response {
         case .streaming(var relay):
@@ -271,7 +277,7 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Upstr
             call.errorCode = code
             call.errorMessage = failure.description
             call.usage = relay.tracker?.usage
-            _ = relay.finish()
+            _ = relay.finish(allocator: context?.channel.allocator ?? ByteBufferAllocator())
             let family = call.target?.provider.family ?? call.family
             let event = WireError.streamEvent(family: family, code: code, message: "\(provider) broke off the stream: \(failure.detail)")
             var buffer = context?.channel.allocator.buffer(capacity: event.utf8.count) ?? ByteBuffer()

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOExtras
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
@@ -17,9 +18,18 @@ final class EgressServer: Sendable {
     /// Binds and starts accepting.
     static func start(
         host: String, port: Int, group: any EventLoopGroup,
-        loops: LoopContexts, settings: EgressSettings, pipeline: Pipeline
+        loops: LoopContexts, settings: EgressSettings, pipeline: Pipeline,
+        quiescing: ServerQuiescingHelper, drainGracePeriod: TimeAmount
     ) async throws -> EgressServer {
         let channel = try await ServerBootstrap(group: group)
+            .serverChannelInitializer { channel in
+                do {
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -40,10 +50,16 @@ final class EgressServer: Sendable {
                             HTTP2Setting(parameter: .maxHeaderListSize, value: 64 * 1024),
                             HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
                         ]
+                        // Sends GOAWAY and closes once streams finish when the server drains.
+                        let manager = NIOHTTP2ServerConnectionManagementHandler(
+                            eventLoop: channel.eventLoop,
+                            configuration: .init(maxIdleTime: nil, maxAge: nil, maxGraceTime: drainGracePeriod, keepalive: nil)
+                        )
                         _ = try sync.configureHTTP2Pipeline(
                             mode: .server,
                             connectionConfiguration: connection,
-                            streamConfiguration: NIOHTTP2Handler.StreamConfiguration()
+                            streamConfiguration: NIOHTTP2Handler.StreamConfiguration(),
+                            streamDelegate: manager.http2StreamDelegate
                         ) { stream in
                             do {
                                 try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
@@ -53,6 +69,7 @@ final class EgressServer: Sendable {
                                 return stream.eventLoop.makeFailedFuture(error)
                             }
                         }
+                        try sync.addHandler(manager)
                     }
                 )
                 do {

@@ -37,9 +37,16 @@ struct StreamRelay {
 
     /// Ends the relay; returns bytes of an unfinished last event still to be sent (only
     /// when events are relayed one by one; pass-through already sent them).
-    mutating func finish() -> ByteBuffer? {
-        let rest = splitter.takePartialEvent()
-        guard let tracker, !tracker.isPassThrough else { return nil }
-        return rest
+    mutating func finish(allocator: ByteBufferAllocator) -> ByteBuffer? {
+        guard let rest = splitter.takePartialEvent(), var tracker else { return nil }
+        // A last event without its closing blank line still counts (usage, completion).
+        let action = tracker.observe(rest, allocator: allocator)
+        self.tracker = tracker
+        guard !tracker.isPassThrough else { return nil }
+        switch action {
+        case .forward: return rest
+        case .replace(let replacement): return replacement
+        case .drop: return nil
+        }
     }
 }
