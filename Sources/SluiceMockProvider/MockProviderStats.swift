@@ -1,0 +1,201 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+
+/// What a ``MockProvider`` has served since it started or was last reset (`GET /mock/stats`).
+///
+/// Token counts are exactly the numbers the mock put in the `usage` of responses it finished
+/// sending: a stream cut by `x-mock-reset: mid` or stalled by `x-mock-hang: mid` counts as a request
+/// but adds no tokens, and an OpenAI stream without `stream_options.include_usage` reports no usage,
+/// so it adds no tokens either. `input_tokens` is the provider's own input field as sent
+/// (OpenAI `prompt_tokens` / `input_tokens`, which include the cached part; Anthropic `input_tokens`,
+/// which excludes it); `cached_input_tokens` is OpenAI `cached_tokens` / Anthropic
+/// `cache_read_input_tokens`. Requests to `/mock/...` are not counted.
+public struct MockProviderStats: Sendable, Codable, Equatable {
+    /// Per upstream model (the request's `model`).
+    public struct ModelStats: Sendable, Codable, Equatable {
+        /// Requests naming this model (whatever happened to them).
+        public var requests: Int = 0
+        /// Responses that were sent completely and reported usage.
+        public var completedResponses: Int = 0
+        public var inputTokens: Int = 0
+        public var outputTokens: Int = 0
+        public var cachedInputTokens: Int = 0
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case requests
+            case completedResponses = "completed_responses"
+            case inputTokens = "input_tokens"
+            case outputTokens = "output_tokens"
+            case cachedInputTokens = "cached_input_tokens"
+        }
+    }
+
+    /// The most recent request (not counting `/mock/...`).
+    public struct LastRequest: Sendable, Codable, Equatable {
+        public var method: String
+        /// Path without the query string.
+        public var path: String
+        /// Header names lower-cased; repeated headers joined with ", ".
+        public var headers: [String: String]
+        /// The body as UTF-8 text.
+        public var body: String
+
+        public init(method: String, path: String, headers: [String: String], body: String) {
+            self.method = method
+            self.path = path
+            self.headers = headers
+            self.body = body
+        }
+    }
+
+    /// TCP connections accepted.
+    public var connections: Int = 0
+    /// All requests received.
+    public var requests: Int = 0
+    /// Requests per path (without query string).
+    public var paths: [String: Int] = [:]
+    /// Responses per HTTP status code (as a decimal string); resets and hangs have none.
+    public var statuses: [String: Int] = [:]
+    public var models: [String: ModelStats] = [:]
+    /// Requests per credential: the value of `Authorization` and of `x-api-key`.
+    public var credentials: [String: Int] = [:]
+    /// Occurrences of each request header name (lower-cased).
+    public var headersSeen: [String: Int] = [:]
+    public var lastRequest: LastRequest?
+    /// SSE events written (each `data:` block, `[DONE]` included).
+    public var streamedEvents: Int = 0
+    /// Responses (JSON or stream) sent completely.
+    public var completedResponses: Int = 0
+    /// Connections closed abruptly on purpose (`x-mock-reset`).
+    public var resets: Int = 0
+    /// Responses left hanging on purpose (`x-mock-hang`).
+    public var hangs: Int = 0
+    /// Sums over ``models``.
+    public var inputTokens: Int = 0
+    public var outputTokens: Int = 0
+    public var cachedInputTokens: Int = 0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case connections, requests, paths, statuses, models, credentials, resets, hangs
+        case headersSeen = "headers_seen"
+        case lastRequest = "last_request"
+        case streamedEvents = "streamed_events"
+        case completedResponses = "completed_responses"
+        case inputTokens = "input_tokens"
+        case outputTokens = "output_tokens"
+        case cachedInputTokens = "cached_input_tokens"
+    }
+}
+
+/// Usage numbers exactly as written into a response.
+struct ReportedUsage: Sendable, Equatable {
+    var input: Int
+    var cached: Int
+    var output: Int
+}
+
+/// Thread-safe owner of the counters; shared by every connection of one ``MockProvider``.
+final class StatsRecorder: Sendable {
+    private struct State {
+        var stats = MockProviderStats()
+        var sequence: UInt64 = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// Records an arriving request and returns its sequence number (0, 1, 2, ...).
+    func recordRequest(head: HTTPRequestHead, path: String, body: ByteBuffer?, model: String?) -> UInt64 {
+        var headerMap: [String: String] = [:]
+        var names: [String] = []
+        names.reserveCapacity(head.headers.count)
+        var credentials: [String] = []
+        for (name, value) in head.headers {
+            let lower = name.lowercased()
+            names.append(lower)
+            if let existing = headerMap[lower] {
+                headerMap[lower] = existing + ", " + value
+            } else {
+                headerMap[lower] = value
+            }
+            if lower == "authorization" || lower == "x-api-key" {
+                credentials.append(value)
+            }
+        }
+        let last = MockProviderStats.LastRequest(
+            method: head.method.rawValue,
+            path: path,
+            headers: headerMap,
+            body: body.map { String(buffer: $0) } ?? ""
+        )
+        return self.state.withLockedValue { state in
+            let sequence = state.sequence
+            state.sequence &+= 1
+            state.stats.requests += 1
+            state.stats.paths[path, default: 0] += 1
+            for name in names {
+                state.stats.headersSeen[name, default: 0] += 1
+            }
+            for credential in credentials {
+                state.stats.credentials[credential, default: 0] += 1
+            }
+            if let model {
+                state.stats.models[model, default: MockProviderStats.ModelStats()].requests += 1
+            }
+            state.stats.lastRequest = last
+            return sequence
+        }
+    }
+
+    func recordConnection() {
+        self.state.withLockedValue { $0.stats.connections += 1 }
+    }
+
+    func recordStatus(_ code: Int) {
+        let key = String(code)
+        self.state.withLockedValue { $0.stats.statuses[key, default: 0] += 1 }
+    }
+
+    func addStreamedEvents(_ count: Int) {
+        guard count > 0 else { return }
+        self.state.withLockedValue { $0.stats.streamedEvents += count }
+    }
+
+    /// A response was (about to be) sent completely; `usage` is what it reported, if anything.
+    func recordCompletion(model: String, usage: ReportedUsage?, streamedEvents: Int = 0) {
+        self.state.withLockedValue { state in
+            state.stats.streamedEvents += streamedEvents
+            state.stats.completedResponses += 1
+            guard let usage else { return }
+            var entry = state.stats.models[model, default: MockProviderStats.ModelStats()]
+            entry.completedResponses += 1
+            entry.inputTokens += usage.input
+            entry.outputTokens += usage.output
+            entry.cachedInputTokens += usage.cached
+            state.stats.models[model] = entry
+            state.stats.inputTokens += usage.input
+            state.stats.outputTokens += usage.output
+            state.stats.cachedInputTokens += usage.cached
+        }
+    }
+
+    func recordReset() {
+        self.state.withLockedValue { $0.stats.resets += 1 }
+    }
+
+    func recordHang() {
+        self.state.withLockedValue { $0.stats.hangs += 1 }
+    }
+
+    func snapshot() -> MockProviderStats {
+        self.state.withLockedValue { $0.stats }
+    }
+
+    func reset() {
+        self.state.withLockedValue { $0 = State() }
+    }
+}
