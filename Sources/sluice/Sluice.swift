@@ -7,10 +7,10 @@ struct Sluice: AsyncParsableCommand {
         commandName: "sluice",
         abstract: "A sidecar proxy for LLM traffic: routing, limits, cache, resilience and cost accounting.",
         subcommands: [
-//DEV
+            DevCommand.self,
             SidecarCommand.self,
             ValidateCommand.self,
-//MOCK
+            MockProviderCommand.self,
         ]
     )
 }
