@@ -69,4 +69,7 @@ struct SidecarOptions: ParsableArguments {
 
     @Option(name: .long, help: "Access log: stdout, off, or a file path.")
     var accessLog: String = "stdout"
+
+    @Option(name: .long, help: "On SIGTERM, seconds calls and streams in flight may run on before exit.")
+    var drainSeconds: Int = 30
 }

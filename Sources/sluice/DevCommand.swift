@@ -58,10 +58,13 @@ struct DevCommand: AsyncParsableCommand {
             sidecar: running, listenHost: configuration.listenHost, adminHost: configuration.adminHost,
             policy: loaded.policy, mocked: mocked, mockURL: mockProvider?.baseURL
         )
-        var services: [any Service] = [running]
+        // ServiceGroup stops services in reverse order: the sidecar drains first, while the
+        // mock provider is still there to finish the streams in flight.
+        var services: [any Service] = []
         if let mockProvider {
             services.append(RunUntilShutdown { try await mockProvider.shutdown() })
         }
+        services.append(running)
         try await RunUntilShutdown.runGroup(services, logger: logger)
     }
 

@@ -82,13 +82,15 @@ extension SidecarOptions {
         }
         guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive") }
         guard upstreamTimeout > 0 else { throw ValidationError("--upstream-timeout must be positive") }
+        guard drainSeconds >= 0 else { throw ValidationError("--drain-seconds must not be negative") }
         return SidecarConfiguration(
             listenHost: listen.host, listenPort: listen.port,
             adminHost: admin.host, adminPort: admin.port,
             egress: EgressSettings(maxRequestBodyBytes: maxBodyBytes, upstreamHeadTimeout: .seconds(Int64(upstreamTimeout))),
             defaults: SidecarConfiguration.defaultAttribution(from: environment),
             accessLog: destination,
-            environment: environment
+            environment: environment,
+            drainGracePeriod: .seconds(drainSeconds)
         )
     }
 }

@@ -362,6 +362,10 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Upstr
 
     private func endResponse(_ call: Call, trailers: HTTPHeaders?) {
         response = .done
+        // The call is answered: a close triggered by this very write (draining, or
+        // `connection: close`) must not count as the client going away.
+        if self.call === call { self.call = nil }
+        exchange = nil
         if let context {
             let close = !keepAlive && transport == "h1"
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
