@@ -46,7 +46,7 @@ public struct TraceStage: CallStage {
         let parts = header.trimmingWhitespace().split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff",
               parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
-              parts.allSatisfy({ $0.allSatisfy(\.isLowercaseHexDigit) }),
+              parts.prefix(4).allSatisfy({ $0.allSatisfy(\.isLowercaseHexDigit) }),
               parts[1].contains(where: { $0 != "0" }), parts[2].contains(where: { $0 != "0" })
         else { return nil }
         if parts[0] == "00" && parts.count != 4 { return nil }
