@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "SluiceWire", targets: ["SluiceWire"]),
         .library(name: "SluiceSidecar", targets: ["SluiceSidecar"]),
         .library(name: "SluiceMockProvider", targets: ["SluiceMockProvider"]),
+        .library(name: "SluiceTestKit", targets: ["SluiceTestKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -66,6 +67,15 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // One-call start of a sidecar and a mock provider on port 0, for tests.
+        .target(
+            name: "SluiceTestKit",
+            dependencies: [
+                "SluiceSidecar", "SluiceMockProvider", "SluicePolicy",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The thin command-line front: subcommands over the library targets.
         .executableTarget(
             name: "sluice",
@@ -83,7 +93,7 @@ let package = Package(
         .testTarget(
             name: "SluiceSidecarTests",
             dependencies: [
-                "SluiceSidecar", "SluiceMockProvider",
+                "SluiceSidecar", "SluiceMockProvider", "SluiceTestKit",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
