@@ -3,10 +3,15 @@ import SluicePolicy
 /// The provider secrets currently in force, by provider name. Immutable; the
 /// ``CredentialWatcher`` builds a new set when a secret changes.
 public struct CredentialSet: Sendable, Equatable {
-    public var secrets: [String: String]
+    public var secrets: [String: String] {
+        didSet { bearerValues = secrets.mapValues { "Bearer " + $0 } }
+    }
+    /// `Bearer <secret>` per provider, built once rather than per call.
+    public private(set) var bearerValues: [String: String]
 
     public init(secrets: [String: String] = [:]) {
         self.secrets = secrets
+        self.bearerValues = secrets.mapValues { "Bearer " + $0 }
     }
 
     /// Reads every provider's secret from its source: the environment given, or a file.

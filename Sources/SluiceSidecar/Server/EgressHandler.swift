@@ -153,20 +153,21 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Upstr
         let provider = target.provider
         var headers = HeaderPolicy.forwardedRequestHeaders(call.head.headers)
         let body = call.upstreamBody ?? call.body
-        headers.replaceOrAdd(name: "host", value: provider.endpoint.hostHeader)
-        headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
-        if let secret = call.credentials.secrets[provider.name] {
-            switch provider.family {
-            case .openai: headers.replaceOrAdd(name: "authorization", value: "Bearer " + secret)
-            case .anthropic: headers.replaceOrAdd(name: "x-api-key", value: secret)
-            }
+        // Forwarded headers never hold host, content-length or credentials (HeaderPolicy).
+        headers.add(name: "host", value: provider.endpoint.hostHeader)
+        headers.add(name: "content-length", value: String(body.readableBytes))
+        switch provider.family {
+        case .openai:
+            if let bearer = call.credentials.bearerValues[provider.name] { headers.add(name: "authorization", value: bearer) }
+        case .anthropic:
+            if let secret = call.credentials.secrets[provider.name] { headers.add(name: "x-api-key", value: secret) }
         }
         if provider.family == .anthropic, !headers.contains(name: "anthropic-version") {
             headers.add(name: "anthropic-version", value: "2023-06-01")
         }
-        headers.replaceOrAdd(name: "x-request-id", value: call.id)
+        headers.add(name: "x-request-id", value: call.id)
         if let trace = call.trace {
-            headers.replaceOrAdd(name: "traceparent", value: trace.upstreamTraceparent)
+            headers.add(name: "traceparent", value: trace.upstreamTraceparent)
         }
         let uri = provider.endpoint.pathPrefix + call.head.uri
         let request = UpstreamRequest(head: HTTPRequestHead(version: .http1_1, method: call.head.method, uri: uri, headers: headers), body: body)

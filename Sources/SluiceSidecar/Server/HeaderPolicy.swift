@@ -5,11 +5,12 @@ enum HeaderPolicy {
     /// Client request headers never sent upstream: hop-by-hop headers, the app's own
     /// credentials (the sidecar sends the provider's), Sluice's attribution headers,
     /// `accept-encoding` (usage is read from the response, so it must arrive uncompressed)
-    /// and headers the proxy sets itself.
+    /// and headers the proxy sets itself (`x-request-id`, `traceparent`).
     static let droppedRequestHeaders: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
         "upgrade", "proxy-authorization", "proxy-authenticate", "expect", "host", "content-length",
         "authorization", "x-api-key", "api-key", "accept-encoding", "http2-settings",
+        "x-request-id", "traceparent",
     ]
 
     /// Upstream response headers never relayed: hop-by-hop headers, framing the proxy
@@ -25,11 +26,18 @@ enum HeaderPolicy {
         var out = HTTPHeaders()
         out.reserveCapacity(headers.count + 4)
         for (name, value) in headers {
-            let lower = name.lowercased()
+            let lower = lowercased(name)
             if droppedRequestHeaders.contains(lower) || lower.hasPrefix("x-sluice-") || lower.hasPrefix("proxy-") { continue }
             out.add(name: name, value: value)
         }
         return out
+    }
+
+    /// `name` in lower case, without allocating when it already is (HTTP/2 names always
+    /// are, and most SDKs send lower-case HTTP/1.1 names).
+    @inline(__always)
+    static func lowercased(_ name: String) -> String {
+        name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? name.lowercased() : name
     }
 
     /// The response headers to relay to the client.
@@ -37,7 +45,7 @@ enum HeaderPolicy {
         var out = HTTPHeaders()
         out.reserveCapacity(headers.count + 8)
         for (name, value) in headers {
-            let lower = name.lowercased()
+            let lower = lowercased(name)
             if lower == "x-request-id" {
                 out.add(name: "x-sluice-upstream-request-id", value: value)
                 continue

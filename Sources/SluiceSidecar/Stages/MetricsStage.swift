@@ -3,8 +3,8 @@ import Prometheus
 import SluiceWire
 
 /// Metrics: counts calls, tokens and spend, and times calls, upstream answers and first
-/// bytes, into ``SidecarMetrics``. Metric handles are cached per event loop, so the hot
-/// path takes no registry lock.
+/// bytes, into ``SidecarMetrics``. Handles are cached per event loop by label values, so
+/// the hot path takes no registry lock and builds no label arrays once warm.
 public struct MetricsStage: CallStage {
     public let name = "metrics"
     let metrics: SidecarMetrics
@@ -25,41 +25,37 @@ public struct MetricsStage: CallStage {
             call.countedInFlight = false
         }
         let handles = call.loopLocal.value(for: MetricHandles.self) { MetricHandles(metrics: metrics) }
-        let provider = call.target?.provider.name ?? "none"
-        let model = call.target?.name ?? "none"
-        let route = call.routeName ?? "none"
-        let endpoint = call.endpointLabel
-        let stream = call.request?.stream == true ? "true" : "false"
+        let shape = CallShape(
+            route: call.routeName ?? "none",
+            provider: call.target?.provider.name ?? "none",
+            model: call.target?.name ?? "none",
+            endpoint: call.endpointLabel,
+            statusClass: MetricsStage.statusClass(call.status),
+            stream: call.request?.stream == true
+        )
+        let calls = handles.calls(shape)
         let end = call.endNanos ?? call.startNanos
-
-        handles.counter(.requests, [
-            ("route", route), ("provider", provider), ("model", model), ("endpoint", endpoint),
-            ("status_class", MetricsStage.statusClass(call.status)), ("cache", "bypass"),
-        ]).increment()
-        handles.histogram(.requestDuration, [("route", route), ("provider", provider), ("model", model), ("endpoint", endpoint), ("stream", stream)])
-            .recordNanoseconds(Int64(end &- call.startNanos))
+        calls.requests.increment()
+        calls.duration.recordNanoseconds(Int64(end &- call.startNanos))
         if let first = call.firstByteNanos {
-            handles.histogram(.timeToFirstByte, [("provider", provider), ("model", model), ("stream", stream)])
-                .recordNanoseconds(Int64(first &- call.startNanos))
+            calls.timeToFirstByte.recordNanoseconds(Int64(first &- call.startNanos))
         }
         if let upstreamStart = call.upstreamStartNanos, call.upstreamFailure == nil, call.outcome == .completed {
-            handles.histogram(.upstreamDuration, [("provider", provider), ("model", model)])
-                .recordNanoseconds(Int64(end &- upstreamStart))
+            calls.upstream.recordNanoseconds(Int64(end &- upstreamStart))
         }
         if let failure = call.upstreamFailure {
-            handles.counter(.upstreamErrors, [("provider", provider), ("kind", failure)]).increment()
+            handles.upstreamErrors(provider: shape.provider, kind: failure).increment()
         }
         guard let usage = call.usage else { return }
-        let tenant = handles.admit(call.attribution.tenant, through: metrics.tenants)
-        let feature = handles.admit(call.attribution.feature, through: metrics.features)
-        for (type, count) in [("input", usage.inputTokens), ("output", usage.outputTokens), ("cached_input", usage.cachedInputTokens)] where count > 0 {
-            handles.counter(.tokens, [("provider", provider), ("model", model), ("feature", feature), ("type", type)])
-                .increment(by: Int64(count))
-        }
-        if let cost = call.costUSD, cost > 0 {
-            handles.counter(.cost, [("provider", provider), ("model", model), ("tenant", tenant), ("feature", feature)])
-                .increment(by: cost)
-        }
+        let spend = handles.spend(SpendShape(
+            provider: shape.provider, model: shape.model,
+            tenant: handles.admit(call.attribution.tenant, through: metrics.tenants),
+            feature: handles.admit(call.attribution.feature, through: metrics.features)
+        ))
+        if usage.inputTokens > 0 { spend.input.increment(by: Int64(usage.inputTokens)) }
+        if usage.outputTokens > 0 { spend.output.increment(by: Int64(usage.outputTokens)) }
+        if usage.cachedInputTokens > 0 { spend.cachedInput.increment(by: Int64(usage.cachedInputTokens)) }
+        if let cost = call.costUSD, cost > 0 { spend.cost.increment(by: cost) }
     }
 
     static func statusClass(_ status: Int) -> String {
@@ -74,45 +70,88 @@ public struct MetricsStage: CallStage {
     }
 }
 
+/// The label values of a call's request metrics.
+struct CallShape: Hashable {
+    var route: String
+    var provider: String
+    var model: String
+    var endpoint: String
+    var statusClass: String
+    var stream: Bool
+}
+
+/// The label values of a call's token and spend metrics.
+struct SpendShape: Hashable {
+    var provider: String
+    var model: String
+    var tenant: String
+    var feature: String
+}
+
 /// One event loop's cache of metric handles and admitted label values.
 final class MetricHandles {
-    enum CounterFamily: UInt8 { case requests, tokens, cost, upstreamErrors }
-    enum HistogramFamily: UInt8 { case requestDuration, timeToFirstByte, upstreamDuration }
+    struct CallHandles {
+        var requests: Counter
+        var duration: DurationHistogram
+        var timeToFirstByte: DurationHistogram
+        var upstream: DurationHistogram
+    }
+
+    struct SpendHandles {
+        var input: Counter
+        var output: Counter
+        var cachedInput: Counter
+        var cost: Counter
+    }
 
     private let metrics: SidecarMetrics
-    private var counters: [String: Counter] = [:]
-    private var histograms: [String: DurationHistogram] = [:]
+    private var callHandles: [CallShape: CallHandles] = [:]
+    private var spendHandles: [SpendShape: SpendHandles] = [:]
+    private var errorHandles: [String: Counter] = [:]
     private var admitted: [ObjectIdentifier: [String: String]] = [:]
 
     init(metrics: SidecarMetrics) {
         self.metrics = metrics
     }
 
-    func counter(_ family: CounterFamily, _ labels: [(String, String)]) -> Counter {
-        let key = MetricHandles.key(family.rawValue, labels)
-        if let existing = counters[key] { return existing }
-        let created: Counter
-        switch family {
-        case .requests: created = metrics.requests(labels)
-        case .tokens: created = metrics.tokens(labels)
-        case .cost: created = metrics.cost(labels)
-        case .upstreamErrors: created = metrics.upstreamErrors(labels)
-        }
-        counters[key] = created
-        return created
+    func calls(_ shape: CallShape) -> CallHandles {
+        if let existing = callHandles[shape] { return existing }
+        let stream = shape.stream ? "true" : "false"
+        let handles = CallHandles(
+            requests: metrics.requests([
+                ("route", shape.route), ("provider", shape.provider), ("model", shape.model),
+                ("endpoint", shape.endpoint), ("status_class", shape.statusClass), ("cache", "bypass"),
+            ]),
+            duration: metrics.requestDuration([
+                ("route", shape.route), ("provider", shape.provider), ("model", shape.model),
+                ("endpoint", shape.endpoint), ("stream", stream),
+            ]),
+            timeToFirstByte: metrics.timeToFirstByte([("provider", shape.provider), ("model", shape.model), ("stream", stream)]),
+            upstream: metrics.upstreamDuration([("provider", shape.provider), ("model", shape.model)])
+        )
+        callHandles[shape] = handles
+        return handles
     }
 
-    func histogram(_ family: HistogramFamily, _ labels: [(String, String)]) -> DurationHistogram {
-        let key = MetricHandles.key(family.rawValue, labels)
-        if let existing = histograms[key] { return existing }
-        let created: DurationHistogram
-        switch family {
-        case .requestDuration: created = metrics.requestDuration(labels)
-        case .timeToFirstByte: created = metrics.timeToFirstByte(labels)
-        case .upstreamDuration: created = metrics.upstreamDuration(labels)
+    func spend(_ shape: SpendShape) -> SpendHandles {
+        if let existing = spendHandles[shape] { return existing }
+        func tokens(_ type: String) -> Counter {
+            metrics.tokens([("provider", shape.provider), ("model", shape.model), ("feature", shape.feature), ("type", type)])
         }
-        histograms[key] = created
-        return created
+        let handles = SpendHandles(
+            input: tokens("input"), output: tokens("output"), cachedInput: tokens("cached_input"),
+            cost: metrics.cost([("provider", shape.provider), ("model", shape.model), ("tenant", shape.tenant), ("feature", shape.feature)])
+        )
+        spendHandles[shape] = handles
+        return handles
+    }
+
+    func upstreamErrors(provider: String, kind: String) -> Counter {
+        let key = provider + "\u{1}" + kind
+        if let existing = errorHandles[key] { return existing }
+        let counter = metrics.upstreamErrors([("provider", provider), ("kind", kind)])
+        errorHandles[key] = counter
+        return counter
     }
 
     func admit(_ value: String, through limiter: LabelLimiter) -> String {
@@ -121,14 +160,5 @@ final class MetricHandles {
         let result = limiter.admit(value)
         admitted[id, default: [:]][value] = result
         return result
-    }
-
-    private static func key(_ family: UInt8, _ labels: [(String, String)]) -> String {
-        var key = String(family)
-        for (_, value) in labels {
-            key += "\u{1}"
-            key += value
-        }
-        return key
     }
 }
