@@ -178,13 +178,6 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         )
         let latency = overrides.latencyMilliseconds ?? self.configuration.latencyMilliseconds
 
-        guard let endpoint else {
-            let message = flavor == .openAI ? "Invalid URL (\(head.method.rawValue) \(path)) (mock)" : "Not found: \(path) (mock)"
-            self.after(milliseconds: latency, context: context) { [self] in
-                self.writeError(context: context, flavor: flavor, status: 404, message: message)
-            }
-            return
-        }
         if overrides.reset == .head {
             self.recorder.recordReset()
             self.abort(context: context)
@@ -192,6 +185,13 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         if overrides.hang == .head {
             self.recorder.recordHang()
+            return
+        }
+        guard let endpoint else {
+            let message = flavor == .openAI ? "Invalid URL (\(head.method.rawValue) \(path)) (mock)" : "Not found: \(path) (mock)"
+            self.after(milliseconds: latency, context: context) { [self] in
+                self.writeError(context: context, flavor: flavor, status: 404, message: message)
+            }
             return
         }
         guard let request = parsed else {
