@@ -41,13 +41,20 @@ private final class StreamJob {
         self.stopIsReset = stopIsReset
     }
 
+    /// Timer granularity: deadlines are rounded up to it so that the events of many streams due
+    /// around the same time share one event-loop wake-up.
+    static let granularityNanoseconds: UInt64 = 1_000_000
+
     /// When event `index` is due; nil = now.
     func due(_ index: Int) -> NIODeadline? {
         let preamble = self.script.preambleCount
         if index < preamble { return nil }
         guard let interval = self.interval else { return self.contentStart }
         let content = min(index - preamble, max(0, self.script.contentCount - 1))
-        return self.contentStart + .nanoseconds(interval.nanoseconds &* Int64(content))
+        let exact = self.contentStart + .nanoseconds(interval.nanoseconds &* Int64(content))
+        let granularity = Self.granularityNanoseconds
+        let rounded = (exact.uptimeNanoseconds / granularity &+ 1) &* granularity
+        return .uptimeNanoseconds(rounded)
     }
 }
 
@@ -163,16 +170,14 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         } else {
             parsed = nil
         }
-        let sequence = self.recorder.recordRequest(head: head, path: path, body: body, model: parsed?.model)
+        let sequence = self.recorder.recordRequest(
+            head: head,
+            path: path,
+            body: body,
+            model: parsed.map { $0.model ?? ParsedRequest.defaultModel }
+        )
         let latency = overrides.latencyMilliseconds ?? self.configuration.latencyMilliseconds
 
-        guard let endpoint else {
-            let message = flavor == .openAI ? "Invalid URL (\(head.method.rawValue) \(path)) (mock)" : "Not found: \(path) (mock)"
-            self.after(milliseconds: latency, context: context) { [self] in
-                self.writeError(context: context, flavor: flavor, status: 404, message: message)
-            }
-            return
-        }
         if overrides.reset == .head {
             self.recorder.recordReset()
             self.abort(context: context)
@@ -180,6 +185,13 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         if overrides.hang == .head {
             self.recorder.recordHang()
+            return
+        }
+        guard let endpoint else {
+            let message = flavor == .openAI ? "Invalid URL (\(head.method.rawValue) \(path)) (mock)" : "Not found: \(path) (mock)"
+            self.after(milliseconds: latency, context: context) { [self] in
+                self.writeError(context: context, flavor: flavor, status: 404, message: message)
+            }
             return
         }
         guard let request = parsed else {
@@ -298,8 +310,11 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func finishResponse(context: ChannelHandlerContext) {
+        // Read before writing `.end`: that write may synchronously deliver the next pipelined
+        // request to this handler, which resets the per-request state.
+        let keepAlive = self.keepAlive
         let future = context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
-        if !self.keepAlive {
+        if !keepAlive {
             future.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
     }

@@ -105,6 +105,9 @@ struct EmbeddingInput: Sendable {
 
 /// What the mock reads from a request body.
 struct ParsedRequest: Sendable {
+    /// Stands in for a missing `model`.
+    static let defaultModel = "mock-model"
+
     var model: String?
     var stream = false
     var includeUsage = false
@@ -268,7 +271,7 @@ struct GenerationPlan: Sendable {
         sequence: UInt64
     ) {
         self.endpoint = endpoint
-        self.model = request.model ?? "mock-model"
+        self.model = request.model ?? ParsedRequest.defaultModel
         self.stream = request.stream
         self.includeUsage = request.includeUsage
         self.inputTokens = request.estimatedInputTokens
@@ -290,7 +293,7 @@ struct GenerationPlan: Sendable {
         self.embeddingInputs = request.embeddingInputs
         self.dimensions = max(1, min(request.dimensions ?? 256, 4096))
         self.base64Embeddings = request.base64Embeddings
-        let a = Hashing.mix(configuration.seed &+ sequence &* 0x9E37_79B9_7F4A_7C15 ^ contentHash)
+        let a = Hashing.mix((configuration.seed &+ sequence &* 0x9E37_79B9_7F4A_7C15) ^ contentHash)
         let b = Hashing.mix(a ^ 0xD1B5_4A32_D192_ED03)
         self.idSuffix = Hashing.hex(a) + Hashing.hex(b)
         self.created = Int(Date().timeIntervalSince1970)

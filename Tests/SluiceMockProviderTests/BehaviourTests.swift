@@ -106,6 +106,25 @@ struct BehaviourTests {
         }
     }
 
+    @Test func resetMidCutsAJSONBody() async throws {
+        try await withMock { mock in
+            let result = try await Curl.request(
+                mock.baseURL + "/v1/messages",
+                json: #"{"max_tokens":50,"messages":[{"role":"user","content":"Hello there"}]}"#,
+                headers: ["x-mock-reset": "mid"]
+            )
+            #expect(result.exitCode != 0)
+            #expect(result.status == 200)
+            #expect(result.json.isEmpty)
+            let stats = mock.stats()
+            #expect(stats.resets == 1)
+            #expect(stats.completedResponses == 0)
+            // A request without a model is counted under the stand-in name.
+            #expect(stats.models["mock-model"]?.requests == 1)
+            #expect(stats.models["mock-model"]?.outputTokens == 0)
+        }
+    }
+
     @Test func hangsHoldTheResponse() async throws {
         try await withMock { mock in
             async let head = Curl.request(
@@ -245,9 +264,17 @@ struct BehaviourTests {
                 extra: trust
             )
             #expect(reset.exitCode != 0)
+            let cut = try await Curl.request(
+                mock.baseURL + "/v1/chat/completions",
+                json: Self.chatStream,
+                headers: ["x-mock-reset": "mid"],
+                extra: trust
+            )
+            #expect(cut.exitCode != 0)
+            #expect(cut.events.count == 4)
             let untrusted = try await Curl.request(mock.baseURL + "/mock/ready", method: "GET")
             #expect(untrusted.exitCode != 0)
-            #expect(mock.stats().resets == 1)
+            #expect(mock.stats().resets == 2)
             #expect(mock.stats().models["gpt-4o"]?.outputTokens == 12)
         }
     }
