@@ -67,6 +67,9 @@ struct SidecarOptions: ParsableArguments {
     @Option(name: .long, help: "Seconds to wait for the provider's response head.")
     var upstreamTimeout: Int = 600
 
+    @Option(name: .long, help: "Seconds a response under way may go without a byte from upstream (streams then end with an error event).")
+    var upstreamIdleTimeout: Int = 300
+
     @Option(name: .long, help: "Access log: stdout, off, or a file path.")
     var accessLog: String = "stdout"
 

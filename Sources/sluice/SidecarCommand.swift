@@ -82,11 +82,16 @@ extension SidecarOptions {
         }
         guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive") }
         guard upstreamTimeout > 0 else { throw ValidationError("--upstream-timeout must be positive") }
+        guard upstreamIdleTimeout > 0 else { throw ValidationError("--upstream-idle-timeout must be positive") }
         guard drainSeconds >= 0 else { throw ValidationError("--drain-seconds must not be negative") }
         return SidecarConfiguration(
             listenHost: listen.host, listenPort: listen.port,
             adminHost: admin.host, adminPort: admin.port,
-            egress: EgressSettings(maxRequestBodyBytes: maxBodyBytes, upstreamHeadTimeout: .seconds(Int64(upstreamTimeout))),
+            egress: EgressSettings(
+                maxRequestBodyBytes: maxBodyBytes,
+                upstreamHeadTimeout: .seconds(Int64(upstreamTimeout)),
+                upstreamIdleTimeout: .seconds(Int64(upstreamIdleTimeout))
+            ),
             defaults: SidecarConfiguration.defaultAttribution(from: environment),
             accessLog: destination,
             environment: environment,

@@ -177,6 +177,7 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Upstr
             key: UpstreamPool.Key(endpoint: provider.endpoint, tls: provider.tlsContext),
             request: request,
             headTimeout: settings.upstreamHeadTimeout,
+            idleTimeout: settings.upstreamIdleTimeout,
             receiver: self
         )
         self.exchange = exchange
@@ -269,7 +270,7 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Upstr
         guard let call else { return }
         exchange = nil
         let code: SluiceErrorCode = failure.kind == .timeout ? .upstreamTimeout : .upstreamError
-        call.upstreamFailure = failure.responseStarted ? "broken_stream" : failure.kind.rawValue
+        call.upstreamFailure = failure.responseStarted && failure.kind != .timeout ? "broken_stream" : failure.kind.rawValue
         let provider = call.target?.provider.name ?? "upstream"
         switch response {
         case .streaming(var relay):
@@ -435,11 +436,15 @@ public struct EgressSettings: Sendable {
     public var maxBufferedResponseBytes: Int
     /// How long to wait for the upstream's response head.
     public var upstreamHeadTimeout: TimeAmount
+    /// How long a response under way may go without a byte from upstream before it is cut
+    /// (streams then end with an error event).
+    public var upstreamIdleTimeout: TimeAmount
 
-    public init(maxRequestBodyBytes: Int = 10 * 1024 * 1024, maxBufferedResponseBytes: Int = 8 * 1024 * 1024, upstreamHeadTimeout: TimeAmount = .seconds(600)) {
+    public init(maxRequestBodyBytes: Int = 10 * 1024 * 1024, maxBufferedResponseBytes: Int = 8 * 1024 * 1024, upstreamHeadTimeout: TimeAmount = .seconds(600), upstreamIdleTimeout: TimeAmount = .seconds(300)) {
         self.maxRequestBodyBytes = maxRequestBodyBytes
         self.maxBufferedResponseBytes = maxBufferedResponseBytes
         self.upstreamHeadTimeout = upstreamHeadTimeout
+        self.upstreamIdleTimeout = upstreamIdleTimeout
     }
 }
 

@@ -43,6 +43,9 @@ final class UpstreamExchange {
     private let key: UpstreamPool.Key
     private let request: UpstreamRequest
     private let headTimeout: TimeAmount
+    private let idleTimeout: TimeAmount
+    private var idleTimer: Scheduled<Void>?
+    private var lastActivityNanos: UInt64 = 0
     private weak var receiver: (any UpstreamResponseReceiver)?
     private var connection: UpstreamConnection?
     private var headTimer: Scheduled<Void>?
@@ -57,11 +60,12 @@ final class UpstreamExchange {
         case done
     }
 
-    init(pool: UpstreamPool, key: UpstreamPool.Key, request: UpstreamRequest, headTimeout: TimeAmount, receiver: any UpstreamResponseReceiver) {
+    init(pool: UpstreamPool, key: UpstreamPool.Key, request: UpstreamRequest, headTimeout: TimeAmount, idleTimeout: TimeAmount, receiver: any UpstreamResponseReceiver) {
         self.pool = pool
         self.key = key
         self.request = request
         self.headTimeout = headTimeout
+        self.idleTimeout = idleTimeout
         self.receiver = receiver
     }
 
@@ -109,6 +113,7 @@ final class UpstreamExchange {
         guard !isDone else { return }
         state = .done
         headTimer?.cancel()
+        idleTimer?.cancel()
         receiver = nil
         if let connection {
             connection.detach()
@@ -133,11 +138,15 @@ final class UpstreamExchange {
             headTimer = nil
             responseKeepAlive = head.isKeepAlive
             state = .receivingBody
+            lastActivityNanos = NIODeadline.now().uptimeNanoseconds
+            armIdleTimer(in: idleTimeout)
             receiver?.upstreamDidReceiveHead(head)
         case (.receivingBody, .body(let buffer)):
+            lastActivityNanos = NIODeadline.now().uptimeNanoseconds
             receiver?.upstreamDidReceiveBody(buffer)
         case (.receivingBody, .end):
             state = .done
+            idleTimer?.cancel()
             if let connection {
                 connection.detach()
                 pool.release(connection, reusable: responseKeepAlive)
@@ -174,6 +183,21 @@ final class UpstreamExchange {
         return false
     }
 
+    /// One timer per exchange, re-armed only when it fires early: body parts just stamp
+    /// the time, so a long stream costs no timer work per event.
+    private func armIdleTimer(in delay: TimeAmount) {
+        idleTimer = pool.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
+            guard let self, case .receivingBody = self.state else { return }
+            let idle = NIODeadline.now().uptimeNanoseconds &- self.lastActivityNanos
+            let limit = UInt64(self.idleTimeout.nanoseconds)
+            if idle >= limit {
+                self.fail(UpstreamFailure(kind: .timeout, detail: "\(self.key.endpoint) sent nothing for \(limit / 1_000_000_000) s", responseStarted: true))
+            } else {
+                self.armIdleTimer(in: .nanoseconds(Int64(limit - idle)))
+            }
+        }
+    }
+
     private func timedOut() {
         guard !isDone else { return }
         fail(UpstreamFailure(kind: .timeout, detail: "no response head from \(key.endpoint) within \(headTimeout.nanoseconds / 1_000_000) ms", responseStarted: false))
@@ -183,6 +207,7 @@ final class UpstreamExchange {
         guard !isDone else { return }
         state = .done
         headTimer?.cancel()
+        idleTimer?.cancel()
         if let connection {
             connection.detach()
             connection.close()
