@@ -1,0 +1,209 @@
+"""HTTP/2 with prior knowledge on the egress port (nghttp, httpx), and the cost trailer."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import httpx
+import pytest
+
+import support
+from support import UPSTREAM, assert_cost, chat_body, expected_cost, messages_body, new_request_id
+
+LOG_START = re.compile(r"^\[\s*\d+\.\d+\] ")
+LOG_LINE = re.compile(r"\[\s*\d+\.\d+\] (?:send|recv) ")
+HEADER_LINE = re.compile(r"^\[\s*\d+\.\d+\] recv \(stream_id=(\d+)\) ([^:]\S*|:\S+): (.*)$")
+FRAME_LINE = re.compile(r"^\[\s*\d+\.\d+\] recv (\w+) frame <length=\d+, flags=(0x[0-9a-f]+), stream_id=(\d+)>")
+
+
+@dataclass
+class H2Response:
+    headers: dict[str, str]
+    trailers: dict[str, str]
+    body: str
+    frames: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> int:
+        return int(self.headers[":status"])
+
+
+def nghttp(url: str, body: dict, headers: dict[str, str] | None = None) -> H2Response:
+    """POSTs with nghttp (HTTP/2 prior knowledge) and parses its -v trace: head, body, trailers."""
+    if shutil.which("nghttp") is None:
+        pytest.fail("nghttp not installed (Debian package nghttp2-client)")
+    args = ["nghttp", "-v", "-H", "content-type: application/json"]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as data:
+        json.dump(body, data)
+    try:
+        result = subprocess.run(args + ["-d", data.name, url], capture_output=True, timeout=30)
+    finally:
+        os.unlink(data.name)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    blocks: list[dict[str, str]] = []
+    pending: dict[str, str] = {}
+    body_parts: list[str] = []
+    frames: list[str] = []
+    for line in result.stdout.decode(errors="replace").split("\n"):
+        match = HEADER_LINE.match(line)
+        if match:
+            pending[match.group(2)] = match.group(3)
+            continue
+        frame = FRAME_LINE.match(line)
+        if frame:
+            frames.append(frame.group(1))
+            if frame.group(1) == "HEADERS":
+                blocks.append(pending)
+                pending = {}
+            continue
+        if LOG_START.match(line) or line.startswith("          "):
+            continue
+        # Body text; a log line may be glued to its end when the body has no final newline.
+        glued = LOG_LINE.search(line)
+        body_parts.append(line[: glued.start()] if glued else line + "\n")
+    assert blocks, f"no response headers in nghttp output:\n{result.stdout.decode(errors='replace')}"
+    return H2Response(blocks[0], blocks[1] if len(blocks) > 1 else {}, "".join(body_parts), frames)
+
+
+def test_nghttp_json(sidecar, mock):
+    rid = new_request_id()
+    response = nghttp(sidecar.openai_base + "/chat/completions", chat_body(), {"x-request-id": rid, "x-mock-output-tokens": "4"})
+    assert response.status == 200
+    assert response.headers["x-request-id"] == rid
+    assert response.headers["x-sluice-provider"] == "mockai"
+    completion = json.loads(response.body)
+    assert completion["object"] == "chat.completion"
+    usage = completion["usage"]
+    assert_cost(response.headers.get("x-sluice-cost-usd"), expected_cost("gpt-e2e", usage["prompt_tokens"], 4))
+    assert sidecar.log_for(rid)["transport"] == "h2"
+    assert mock.stats()["models"][UPSTREAM["gpt-e2e"]]["output_tokens"] == 4
+
+
+def test_nghttp_stream_has_cost_trailer(sidecar, mock):
+    rid = new_request_id()
+    response = nghttp(
+        sidecar.openai_base + "/chat/completions", chat_body(stream=True), {"x-request-id": rid, "x-mock-output-tokens": "6"},
+    )
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert "x-sluice-cost-usd" not in response.headers, "a stream's cost is not known when its head goes out"
+    events = support.sse_events(response.body)
+    assert events[-1]["data"] == "[DONE]"
+    assert '"usage"' not in response.body
+    assert sum(1 for p in support.sse_json(response.body) if p["choices"] and p["choices"][0]["delta"].get("content")) == 6
+    model = mock.stats()["models"][UPSTREAM["gpt-e2e"]]
+    expected = expected_cost("gpt-e2e", model["input_tokens"], 6)
+    assert_cost(response.trailers.get("x-sluice-cost-usd"), expected)
+    line = sidecar.log_for(rid)
+    assert line["transport"] == "h2"
+    assert_cost(str(line["cost_usd"]), Decimal(response.trailers["x-sluice-cost-usd"]))
+
+
+def test_h2_calls_are_logged_with_their_real_outcome(sidecar, mock):
+    """A call answered in full over HTTP/2 is `completed` with its real status, not a client close."""
+    rids = {kind: new_request_id(kind) for kind in ("json", "stream", "local")}
+    with _h2_client() as client:
+        assert client.post(sidecar.openai_base + "/chat/completions", json=chat_body(), headers={"x-request-id": rids["json"]}).status_code == 200
+        assert client.post(sidecar.openai_base + "/chat/completions", json=chat_body(stream=True), headers={"x-request-id": rids["stream"]}).status_code == 200
+        assert client.get(sidecar.openai_base + "/nowhere", headers={"x-request-id": rids["local"]}).status_code == 404
+    lines = {kind: sidecar.log_for(rid) for kind, rid in rids.items()}
+    got = {kind: (line["status"], line["outcome"]) for kind, line in lines.items()}
+    assert got == {"json": (200, "completed"), "stream": (200, "completed"), "local": (404, "local")}
+
+
+def test_nghttp_anthropic_stream_has_cost_trailer(sidecar, mock):
+    response = nghttp(
+        sidecar.base_url + "/v1/messages", messages_body(stream=True),
+        {**support.ANTHROPIC_HEADERS, "x-mock-output-tokens": "3", "x-mock-cached-tokens": "5"},
+    )
+    assert response.status == 200
+    names = [e["event"] for e in support.sse_events(response.body)]
+    assert names[0] == "message_start" and names[-1] == "message_stop"
+    model = mock.stats()["models"][UPSTREAM["claude-e2e"]]
+    assert_cost(response.trailers.get("x-sluice-cost-usd"), expected_cost("claude-e2e", model["input_tokens"] + 5, 3, 5))
+
+
+def _h2_client() -> httpx.Client:
+    return httpx.Client(http1=False, http2=True, timeout=20)
+
+
+def test_httpx_h2_json_and_stream(sidecar, mock):
+    rid_json, rid_stream = new_request_id(), new_request_id()
+    with _h2_client() as client:
+        response = client.post(sidecar.openai_base + "/chat/completions", json=chat_body(), headers={"x-request-id": rid_json, "x-mock-output-tokens": "5"})
+        assert response.http_version == "HTTP/2"
+        assert response.status_code == 200
+        usage = response.json()["usage"]
+        assert_cost(response.headers.get("x-sluice-cost-usd"), expected_cost("gpt-e2e", usage["prompt_tokens"], 5))
+
+        with client.stream(
+            "POST", sidecar.openai_base + "/chat/completions", json=chat_body(stream=True),
+            headers={"x-request-id": rid_stream, "x-mock-output-tokens": "8"},
+        ) as stream:
+            assert stream.http_version == "HTTP/2"
+            assert stream.status_code == 200
+            text = "".join(stream.iter_text())
+    assert '"usage"' not in text
+    assert support.sse_events(text)[-1]["data"] == "[DONE]"
+    lines = sidecar.logs_for([rid_json, rid_stream])
+    assert [l["transport"] for l in lines] == ["h2", "h2"]
+    assert [l["output_tokens"] for l in lines] == [5, 8]
+    stats = mock.stats()
+    assert stats["models"][UPSTREAM["gpt-e2e"]]["output_tokens"] == 13
+
+
+def test_httpx_h2_concurrent_streams_on_one_connection(sidecar, mock):
+    """Several streams multiplexed on one HTTP/2 connection are each relayed and counted."""
+    rids = [new_request_id() for _ in range(6)]
+    with _h2_client() as client:
+        client.get(sidecar.openai_base + "/models")  # open the connection first
+
+        def one(index: int) -> str:
+            with client.stream(
+                "POST", sidecar.openai_base + "/chat/completions", json=chat_body(stream=True, text=f"stream {index}"),
+                headers={"x-request-id": rids[index], "x-mock-output-tokens": str(3 + index), "x-mock-tps": "200"},
+            ) as stream:
+                assert stream.status_code == 200
+                return "".join(stream.iter_text())
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            bodies = list(pool.map(one, range(6)))
+    for index, body in enumerate(bodies):
+        content = [p for p in support.sse_json(body) if p["choices"] and p["choices"][0]["delta"].get("content")]
+        assert len(content) == 3 + index
+    lines = sidecar.logs_for(rids)
+    assert [l["output_tokens"] for l in lines] == [3 + i for i in range(6)]
+    assert mock.stats()["models"][UPSTREAM["gpt-e2e"]]["output_tokens"] == sum(3 + i for i in range(6))
+
+
+def test_http1_stream_cost_trailer_when_client_accepts_trailers(sidecar, mock):
+    rid = new_request_id()
+    response = support.raw_request(
+        sidecar.egress, "POST", "/v1/chat/completions",
+        {"content-type": "application/json", "TE": "trailers", "x-request-id": rid, "x-mock-output-tokens": "4"},
+        json.dumps(chat_body(stream=True)).encode(),
+    )
+    assert response.status == 200 and response.chunked
+    assert "x-sluice-cost-usd" in (response.header("trailer") or "")
+    model = mock.stats()["models"][UPSTREAM["gpt-e2e"]]
+    assert_cost(response.trailer("x-sluice-cost-usd"), expected_cost("gpt-e2e", model["input_tokens"], 4))
+
+
+def test_http1_stream_without_te_has_no_trailer(sidecar, mock):
+    response = support.raw_request(
+        sidecar.egress, "POST", "/v1/chat/completions", {"content-type": "application/json"},
+        json.dumps(chat_body(stream=True)).encode(),
+    )
+    assert response.status == 200
+    assert response.header("trailer") is None
+    assert response.trailers == []
