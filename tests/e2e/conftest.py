@@ -189,6 +189,11 @@ def _isolate_session_processes():
     for role, instance in list(_SESSION.items()):
         if not instance.proc.alive():
             pytest.fail(f"session {role} died during this test: {instance.proc.describe()}")
+    sidecar = _SESSION.get("sidecar")
+    if sidecar is not None:
+        broken = support.invalid_log_lines(sidecar.proc.stdout_text())
+        if broken:
+            pytest.fail(f"the access log has lines that are not JSON objects: {broken[:3]}")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -284,7 +284,7 @@ class Sidecar:
     def access_log(self) -> list[dict]:
         """Every JSON line the sidecar has written to stdout so far."""
         lines = []
-        for line in self.proc.stdout_text().splitlines():
+        for line in self.proc.stdout_text().split("\n"):
             line = line.strip()
             if line.startswith("{"):
                 try:
@@ -315,6 +315,19 @@ class Sidecar:
 
     def is_ready(self) -> bool:
         return httpx.get(f"http://127.0.0.1:{self.admin}/ready", timeout=5.0).status_code == 200
+
+
+def invalid_log_lines(text: str) -> list[str]:
+    """Complete stdout lines of a sidecar that are not JSON objects (the access log must be
+    nothing but JSON lines; a trailing partial line may still be in flight)."""
+    bad = []
+    for line in text.split("\n")[:-1]:
+        try:
+            if not isinstance(json.loads(line), dict):
+                bad.append(line)
+        except json.JSONDecodeError:
+            bad.append(line)
+    return bad
 
 
 def start_sidecar(workdir: Path, policy: Path, name: str = "sidecar", extra: list[str] | None = None, env: dict[str, str] | None = None) -> Sidecar:

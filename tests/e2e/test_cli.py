@@ -137,7 +137,7 @@ def test_dev_without_keys_serves_from_the_mock(workdir):
             stats = httpx.get(f"http://127.0.0.1:{ports['mock']}/mock/stats", timeout=5).json()
             assert stats["requests"] == 4
             assert "anything" not in json.dumps(stats["credentials"])
-        lines = [json.loads(l) for l in proc.stdout_text().splitlines() if l.startswith("{")]
+        lines = [json.loads(l) for l in proc.stdout_text().split("\n") if l.startswith("{")]
         assert len([l for l in lines if l.get("status") == 200]) >= 4
     finally:
         proc.stop()

@@ -133,6 +133,32 @@ def test_nghttp_anthropic_stream_has_cost_trailer(sidecar, mock):
     assert_cost(response.trailers.get("x-sluice-cost-usd"), expected_cost("claude-e2e", model["input_tokens"] + 5, 3, 5))
 
 
+def test_h2_body_in_many_frames_without_content_length(sidecar, mock):
+    body = json.dumps(chat_body()).encode()
+    with support.H2Client(sidecar.egress) as client:
+        stream_id = client.conn.get_next_available_stream_id()
+        client.conn.send_headers(stream_id, [(":method", "POST"), (":path", "/v1/chat/completions"), (":scheme", "http"), (":authority", "127.0.0.1"), ("content-type", "application/json")])
+        for offset in range(0, len(body), 7):
+            client.conn.send_data(stream_id, body[offset:offset + 7])
+        client.conn.end_stream(stream_id)
+        client.streams[stream_id] = support.H2Stream()
+        client._flush()
+        client.wait(lambda: client.streams[stream_id].ended)
+        answer = client.streams[stream_id]
+    assert answer.headers[":status"] == "200"
+    assert json.loads(answer.data)["object"] == "chat.completion"
+    assert json.loads(mock.stats()["last_request"]["body"])["messages"] == chat_body()["messages"]
+
+
+def test_h2_trailer_via_h2_library(sidecar, mock):
+    with support.H2Client(sidecar.egress) as client:
+        answer = client.exchange("POST", "/v1/messages", {"content-type": "application/json", **support.ANTHROPIC_HEADERS, "x-mock-output-tokens": "4"}, json.dumps(messages_body(stream=True)).encode())
+    assert answer.headers[":status"] == "200"
+    assert answer.headers.get("trailer") == "x-sluice-cost-usd"
+    model = mock.stats()["models"][UPSTREAM["claude-e2e"]]
+    assert_cost(answer.trailers.get("x-sluice-cost-usd"), expected_cost("claude-e2e", model["input_tokens"], 4))
+
+
 def _h2_client() -> httpx.Client:
     return httpx.Client(http1=False, http2=True, timeout=20)
 

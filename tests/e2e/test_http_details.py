@@ -126,11 +126,18 @@ def test_escaped_json_is_understood(sidecar, mock):
     assert sent["messages"][0]["content"] == 'café "quoted" \U0001F600'
 
 
+DUPLICATE_KEYS_BUG = pytest.mark.xfail(
+    reason="BUG: bodies with duplicate model/stream members are forwarded; Sluice reads the last "
+    "member, a first-wins provider parser the first (unpriced stream, other model served)",
+    strict=True,
+)
+
+
 @pytest.mark.parametrize(
     "body",
     [
-        b'{"model":"gpt-e2e","messages":[],"stream":true,"stream":false}',
-        b'{"model":"claude-e2e-upstream","messages":[],"model":"gpt-e2e"}',
+        pytest.param(b'{"model":"gpt-e2e","messages":[],"stream":true,"stream":false}', marks=DUPLICATE_KEYS_BUG),
+        pytest.param(b'{"model":"claude-e2e-upstream","messages":[],"model":"gpt-e2e"}', marks=DUPLICATE_KEYS_BUG),
         b'{"model":"gpt-e2e","messages":[],"model":"claude-e2e-upstream"}',
     ],
     ids=["stream-twice", "model-twice-routed-last", "model-twice-unknown-last"],
@@ -146,6 +153,11 @@ def test_duplicate_routing_keys_are_refused(sidecar, mock, body):
     assert mock.stats()["requests"] == 0
 
 
+@pytest.mark.xfail(
+    reason="BUG: a JSON answer over the 8 MB buffer limit is relayed without reading its usage: "
+    "no tokens and no cost in the access log or metrics",
+    strict=True,
+)
 def test_large_json_response_is_still_counted(sidecar, mock):
     """A JSON answer too big to hold for the cost header (8 MB) still has its usage and cost in
     the access log (EgressSettings: "their cost goes to the access log only")."""

@@ -80,6 +80,27 @@ def test_unusable_bodies(sidecar, mock, body, fragment):
     assert mock.stats()["requests"] == 0
 
 
+def test_deeply_nested_json_is_refused_not_fatal(sidecar, mock):
+    for depth in (300, 200_000):
+        body = b'{"model":"gpt-e2e","messages":' + b"[" * depth + b"]" * depth + b"}"
+        error = assert_openai_error(post(sidecar, "/v1/chat/completions", body), 400, "invalid_request")
+        assert "deep" in error["message"]
+    assert_healthy(sidecar, mock)
+
+
+def test_odd_characters_are_escaped_in_answers_and_logs(sidecar, mock):
+    rid = new_request_id()
+    body = '{"model":"we\\"ird\\n\\u0000\\u2028model\\\\","messages":[]}'.encode()
+    error = assert_openai_error(post(sidecar, "/v1/chat/completions", body, {"x-request-id": rid}), 400, "invalid_request")
+    assert 'we"ird\n\x00\u2028model\\' in error["message"]
+    assert sidecar.log_for(rid)["requested_model"] == 'we"ird\n\x00\u2028model\\'
+    rid = new_request_id()
+    response = raw_request(sidecar.egress, "POST", '/v1/a"b\\c{}', {**JSON, "x-request-id": rid}, b"{}")
+    assert response.status == 404
+    assert sidecar.log_for(rid)["path"] == '/v1/a"b\\c{}'
+    assert support.invalid_log_lines(sidecar.proc.stdout_text()) == []
+
+
 def test_missing_model_both_shapes(sidecar, mock):
     assert_openai_error(post(sidecar, "/v1/chat/completions", b'{"messages": []}'), 400, "invalid_request", param="model")
     assert_anthropic_error(
@@ -271,6 +292,11 @@ def test_http1_garbage_gets_400_and_a_close(sidecar, garbage):
     assert closed, "the connection must be closed after a parse error"
 
 
+@pytest.mark.xfail(
+    reason="BUG: after an HTTP/2 connection error the sidecar sends GOAWAY but never closes the "
+    "TCP connection (RFC 9113 5.4.1 requires the close; the socket leaks until the client leaves)",
+    strict=True,
+)
 def test_h2_connection_error_sends_goaway_and_closes(sidecar):
     """RFC 9113 5.4.1: after a GOAWAY for a connection error the endpoint MUST close the TCP connection."""
     sock = socket.create_connection(("127.0.0.1", sidecar.egress), timeout=5)

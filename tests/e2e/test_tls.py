@@ -52,3 +52,4 @@ def test_tls_upstream_with_the_wrong_ca_is_an_upstream_error(sidecar, tls_mock):
     assert tls_mock.stats()["requests"] == 0, "no request may be sent over an untrusted connection"
     line = sidecar.log_for(rid)
     assert line["status"] == 502 and line["error_code"] == "upstream_error"
+    assert line["upstream_failure"] in {"connect", "protocol", "closed"}, line

@@ -80,6 +80,7 @@ def test_reset_before_the_head_is_502(sidecar, mock):
     assert 1 <= mock.stats()["resets"] <= 2
     line = sidecar.log_for(rid)
     assert line["status"] == 502 and line["error_code"] == "upstream_error"
+    assert line["upstream_failure"] in {"connect", "closed", "protocol"}, line
 
     response = post_json(sidecar, "/v1/messages", messages_body(), {**ANTHROPIC_HEADERS, "x-mock-reset": "before"})
     assert response.status_code == 502
@@ -112,6 +113,7 @@ def test_reset_mid_stream_ends_with_an_openai_error_event(sidecar, mock):
     assert mock.stats()["resets"] == 1
     line = sidecar.log_for(rid)
     assert line["outcome"] == "upstream_broken" and line["error_code"] == "upstream_error"
+    assert line["upstream_failure"] == "broken_stream"
     assert line["status"] == 200
 
 
@@ -158,7 +160,7 @@ def test_reset_mid_stream_ends_with_an_anthropic_error_event(sidecar, mock, anth
 
 @pytest.fixture(scope="module")
 def impatient_sidecar(workdir, policy_file, mock):
-    instance = support.start_sidecar(workdir / "module", policy_file, "sidecar-timeout-1s", ["--upstream-timeout", "1"])
+    instance = support.start_sidecar(workdir / "module", policy_file, "sidecar-timeout-1s", ["--upstream-timeout", "1", "--upstream-idle-timeout", "1"])
     yield instance
     instance.proc.stop()
 
@@ -176,6 +178,7 @@ def test_hang_before_the_head_is_504(impatient_sidecar, mock):
     assert mock.stats()["hangs"] == 1
     line = impatient_sidecar.log_for(rid)
     assert line["status"] == 504 and line["error_code"] == "upstream_timeout"
+    assert line["upstream_failure"] == "timeout"
 
     response = post_json(impatient_sidecar, "/v1/messages", messages_body(), {**ANTHROPIC_HEADERS, "x-mock-hang": "head"})
     assert response.status_code == 504
@@ -184,6 +187,30 @@ def test_hang_before_the_head_is_504(impatient_sidecar, mock):
     # The timeout covers the head only: a slow but steady stream is not cut.
     slow = post_json(impatient_sidecar, "/v1/chat/completions", chat_body(stream=True), {"x-mock-tps": "8", "x-mock-output-tokens": "12"})
     assert slow.status_code == 200 and support.sse_events(slow.text)[-1]["data"] == "[DONE]"
+
+
+def test_stream_that_goes_silent_ends_with_a_timeout_error_event(impatient_sidecar, mock):
+    rid = new_request_id()
+    started = time.monotonic()
+    with httpx.Client(timeout=20) as client, client.stream(
+        "POST", impatient_sidecar.openai_base + "/chat/completions", json=chat_body(stream=True),
+        headers={"x-request-id": rid, "x-mock-hang": "mid", "x-mock-output-tokens": "10"},
+    ) as response:
+        assert response.status_code == 200
+        text = "".join(response.iter_text())
+    elapsed = time.monotonic() - started
+    assert 0.9 <= elapsed < 5, elapsed
+    last = json.loads(support.sse_events(text)[-1]["data"])
+    assert last["error"]["code"] == "upstream_timeout"
+    line = impatient_sidecar.log_for(rid)
+    assert line["outcome"] == "upstream_broken" and line["error_code"] == "upstream_timeout"
+    assert line["upstream_failure"] == "timeout"
+
+
+def test_json_answer_that_goes_silent_is_504(impatient_sidecar, mock):
+    response = post_json(impatient_sidecar, "/v1/chat/completions", chat_body(), {"x-mock-hang": "mid"})
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "upstream_timeout"
 
 
 def test_provider_down_is_502(make_sidecar, workdir, certs, mock):
