@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import re
 import os
 import signal
 import socket
@@ -314,7 +315,11 @@ class Sidecar:
         return wait_until(find, timeout, f"access-log lines for {len(wanted)} requests", self.proc)
 
     def is_ready(self) -> bool:
-        return httpx.get(f"http://127.0.0.1:{self.admin}/ready", timeout=5.0).status_code == 200
+        """Whether admin /ready answers 200 (False when it answers otherwise or not at all)."""
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.admin}/ready", timeout=5.0).status_code == 200
+        except httpx.TransportError:
+            return False
 
 
 def invalid_log_lines(text: str) -> list[str]:
@@ -644,3 +649,52 @@ class H2Client:
         stream_id = self.request(method, path, headers, body)
         self.wait(lambda: self.streams[stream_id].ended or self.streams[stream_id].reset, timeout)
         return self.streams[stream_id]
+
+
+# ---------------------------------------------------------------------------------------
+# nghttp -v traces
+
+
+_NGHTTP_LOG_START = re.compile(r"^\[\s*\d+\.\d+\] ")
+_NGHTTP_LOG_LINE = re.compile(r"\[\s*\d+\.\d+\] (?:send|recv) ")
+_NGHTTP_HEADER = re.compile(r"^\[\s*\d+\.\d+\] recv \(stream_id=(\d+)\) ([^:]\S*|:\S+): (.*)$")
+_NGHTTP_FRAME = re.compile(r"^\[\s*\d+\.\d+\] recv (\w+) frame <length=\d+, flags=(0x[0-9a-f]+), stream_id=(\d+)>")
+
+
+@dataclass
+class H2Response:
+    headers: dict[str, str]
+    trailers: dict[str, str]
+    body: str
+    frames: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> int:
+        return int(self.headers[":status"])
+
+
+def parse_nghttp(trace: str) -> H2Response:
+    """Head, body, trailers and received frame types of one request from ``nghttp -v`` output."""
+    blocks: list[dict[str, str]] = []
+    pending: dict[str, str] = {}
+    body_parts: list[str] = []
+    frames: list[str] = []
+    for line in trace.split("\n"):
+        match = _NGHTTP_HEADER.match(line)
+        if match:
+            pending[match.group(2)] = match.group(3)
+            continue
+        frame = _NGHTTP_FRAME.match(line)
+        if frame:
+            frames.append(frame.group(1))
+            if frame.group(1) == "HEADERS":
+                blocks.append(pending)
+                pending = {}
+            continue
+        if _NGHTTP_LOG_START.match(line) or line.startswith("          "):
+            continue
+        # Body text; a log line may be glued to its end when the body has no final newline.
+        glued = _NGHTTP_LOG_LINE.search(line)
+        body_parts.append(line[: glued.start()] if glued else line + "\n")
+    assert blocks, f"no response headers in nghttp output:\n{trace}"
+    return H2Response(blocks[0], blocks[1] if len(blocks) > 1 else {}, "".join(body_parts), frames)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 import httpx
@@ -18,25 +16,7 @@ import pytest
 import support
 from support import UPSTREAM, assert_cost, chat_body, expected_cost, messages_body, new_request_id
 
-LOG_START = re.compile(r"^\[\s*\d+\.\d+\] ")
-LOG_LINE = re.compile(r"\[\s*\d+\.\d+\] (?:send|recv) ")
-HEADER_LINE = re.compile(r"^\[\s*\d+\.\d+\] recv \(stream_id=(\d+)\) ([^:]\S*|:\S+): (.*)$")
-FRAME_LINE = re.compile(r"^\[\s*\d+\.\d+\] recv (\w+) frame <length=\d+, flags=(0x[0-9a-f]+), stream_id=(\d+)>")
-
-
-@dataclass
-class H2Response:
-    headers: dict[str, str]
-    trailers: dict[str, str]
-    body: str
-    frames: list[str] = field(default_factory=list)
-
-    @property
-    def status(self) -> int:
-        return int(self.headers[":status"])
-
-
-def nghttp(url: str, body: dict, headers: dict[str, str] | None = None) -> H2Response:
+def nghttp(url: str, body: dict, headers: dict[str, str] | None = None) -> support.H2Response:
     """POSTs with nghttp (HTTP/2 prior knowledge) and parses its -v trace: head, body, trailers."""
     if shutil.which("nghttp") is None:
         pytest.fail("nghttp not installed (Debian package nghttp2-client)")
@@ -50,29 +30,7 @@ def nghttp(url: str, body: dict, headers: dict[str, str] | None = None) -> H2Res
     finally:
         os.unlink(data.name)
     assert result.returncode == 0, result.stderr.decode(errors="replace")
-    blocks: list[dict[str, str]] = []
-    pending: dict[str, str] = {}
-    body_parts: list[str] = []
-    frames: list[str] = []
-    for line in result.stdout.decode(errors="replace").split("\n"):
-        match = HEADER_LINE.match(line)
-        if match:
-            pending[match.group(2)] = match.group(3)
-            continue
-        frame = FRAME_LINE.match(line)
-        if frame:
-            frames.append(frame.group(1))
-            if frame.group(1) == "HEADERS":
-                blocks.append(pending)
-                pending = {}
-            continue
-        if LOG_START.match(line) or line.startswith("          "):
-            continue
-        # Body text; a log line may be glued to its end when the body has no final newline.
-        glued = LOG_LINE.search(line)
-        body_parts.append(line[: glued.start()] if glued else line + "\n")
-    assert blocks, f"no response headers in nghttp output:\n{result.stdout.decode(errors='replace')}"
-    return H2Response(blocks[0], blocks[1] if len(blocks) > 1 else {}, "".join(body_parts), frames)
+    return support.parse_nghttp(result.stdout.decode(errors="replace"))
 
 
 def test_nghttp_json(sidecar, mock):

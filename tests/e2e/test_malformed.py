@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 import support
-from support import ANTHROPIC_HEADERS, RawConnection, chat_body, messages_body, new_request_id, raw_request
+from support import ANTHROPIC_HEADERS, RawConnection, chat_body, new_request_id, raw_request
 
 JSON = {"content-type": "application/json"}
 MAX_BODY = 2048
