@@ -128,9 +128,17 @@ def key_file(workdir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def policy_file(workdir, mock, tls_mock, certs, key_file) -> Path:
+def scripted() -> support.ScriptedUpstream:
+    """An in-process upstream for misbehaviour the mock cannot produce (see ScriptedUpstream)."""
+    server = support.ScriptedUpstream()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def policy_file(workdir, mock, tls_mock, certs, key_file, scripted) -> Path:
     path = workdir / "policy.yaml"
-    path.write_text(support.policy_yaml(mock.port, tls_mock.port, str(certs.ca), str(certs.wrong_ca), str(key_file)))
+    path.write_text(support.policy_yaml(mock.port, tls_mock.port, str(certs.ca), str(certs.wrong_ca), str(key_file), scripted.port))
     return path
 
 

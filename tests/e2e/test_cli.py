@@ -276,6 +276,25 @@ def test_metrics_count_what_was_served_and_pass_promtool(sidecar, mock, openai_c
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+def test_access_log_to_a_file_or_off(make_sidecar, mock, workdir):
+    path = workdir / "per-test" / "access.log"
+    to_file = make_sidecar(extra=["--access-log", str(path)])
+    rid = new_request_id()
+    assert httpx.post(to_file.openai_base + "/chat/completions", json=chat_body(), headers={"x-request-id": rid}, timeout=20).status_code == 200
+
+    def logged():
+        return path.exists() and any(json.loads(l)["request_id"] == rid for l in path.read_text().split("\n") if l)
+
+    wait_until(logged, 5, "the access-log line in the file", to_file.proc)
+    assert to_file.proc.stdout_text() == "", "with a file, nothing goes to stdout"
+
+    # make_sidecar passes --access-log stdout first; a later --access-log off wins.
+    off = make_sidecar(extra=["--access-log", "off"])
+    assert httpx.post(off.openai_base + "/chat/completions", json=chat_body(), timeout=20).status_code == 200
+    assert httpx.get(f"http://127.0.0.1:{off.admin}/ready", timeout=5).status_code == 200
+    assert off.proc.stdout_text() == ""
+
+
 # ---------------------------------------------------------------------------------------
 # Shutdown
 

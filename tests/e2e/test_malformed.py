@@ -193,6 +193,17 @@ def test_body_over_the_limit_chunked(small_sidecar, mock):
     assert_healthy(small_sidecar, mock)
 
 
+def test_body_over_the_limit_over_http2(small_sidecar, mock):
+    with httpx.Client(http1=False, http2=True, timeout=20) as client:
+        for size in (MAX_BODY + 1, 3_000_000):
+            response = client.post(small_sidecar.openai_base + "/chat/completions", content=padded_chat(size), headers=JSON)
+            assert response.http_version == "HTTP/2"
+            assert_openai_error(response, 413, "request_too_large")
+        # The connection is still good for the next call.
+        assert client.post(small_sidecar.openai_base + "/chat/completions", json=chat_body()).status_code == 200
+    assert mock.stats()["requests"] == 1
+
+
 # ---------------------------------------------------------------------------------------
 # Paths and methods
 

@@ -105,12 +105,13 @@ def test_chat_stream_without_usage_hides_injected_usage(sidecar, mock, openai_cl
     assert_cost(str(line["cost_usd"]), expected_cost("gpt-e2e", model["input_tokens"], 7))
 
 
-def test_chat_stream_raw_bytes_carry_no_usage(sidecar, mock):
+@pytest.mark.parametrize("extra", [{}, {"stream_options": None}, {"stream_options": {"other": 1}}], ids=["plain", "null-options", "other-options"])
+def test_chat_stream_raw_bytes_carry_no_usage(sidecar, mock, extra):
     """Below the SDK: not one byte of injected usage (chunk or `"usage":null`) reaches the client."""
     rid = new_request_id()
     with httpx.Client(timeout=20) as client:
         response = client.post(
-            sidecar.openai_base + "/chat/completions", json=chat_body(stream=True),
+            sidecar.openai_base + "/chat/completions", json=chat_body(stream=True, **extra),
             headers={"x-request-id": rid, "x-mock-output-tokens": "5"},
         )
     assert response.status_code == 200
@@ -121,7 +122,12 @@ def test_chat_stream_raw_bytes_carry_no_usage(sidecar, mock):
     payloads = support.sse_json(response.text)
     assert all(p["choices"] for p in payloads)
     # The mock did produce usage (it was asked on the client's behalf).
-    assert mock.stats()["models"][UPSTREAM["gpt-e2e"]]["output_tokens"] == 5
+    stats = mock.stats()
+    assert stats["models"][UPSTREAM["gpt-e2e"]]["output_tokens"] == 5
+    sent = json.loads(stats["last_request"]["body"])
+    assert sent["stream_options"]["include_usage"] is True
+    if extra.get("stream_options"):
+        assert sent["stream_options"]["other"] == 1, "the client's other stream options are kept"
     assert sidecar.log_for(rid)["output_tokens"] == 5
 
 
