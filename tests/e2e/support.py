@@ -842,6 +842,25 @@ class ScriptedUpstream:
         page = b"<html><body>502 Bad Gateway</body></html>"
         connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s" % (len(page), page))
 
+    CHAT_JSON = (b'{"id":"s","object":"chat.completion","model":"scripted-openai","choices":[{"index":0,"message":'
+                 b'{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}')
+
+    def script_json_spoofed_headers(self, connection: socket.socket) -> None:
+        """A normal answer whose provider also sends Sluice's own header names and a cookie."""
+        body = self.CHAT_JSON
+        connection.sendall(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-sluice-cost-usd: 999\r\nx-sluice-provider: spoofed\r\n"
+            b"set-cookie: session=abc\r\nx-request-id: upstream-id-1\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
+        )
+
+    def script_early_hints(self, connection: socket.socket) -> None:
+        """An informational 103 before the real answer."""
+        body = self.CHAT_JSON
+        connection.sendall(
+            b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
+        )
+
     def script_not_http(self, connection: socket.socket) -> None:
         """Something that is not HTTP at all."""
         connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
@@ -850,3 +869,9 @@ class ScriptedUpstream:
 def expected_cost_at(price_in, price_out, input_tokens: int, output_tokens: int) -> Decimal:
     """USD for uncached usage at ad-hoc prices per 1M tokens."""
     return (Decimal(str(price_in)) * input_tokens + Decimal(str(price_out)) * output_tokens) / Decimal(1_000_000)
+
+
+def format_cost(cost: Decimal) -> str:
+    """A cost as Sluice prints it: fixed point, at most 10 decimals, no trailing zeros."""
+    text = f"{cost.quantize(Decimal('0.0000000001')):f}".rstrip("0").rstrip(".")
+    return text or "0"
