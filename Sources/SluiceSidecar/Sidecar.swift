@@ -172,20 +172,17 @@ public final class Sidecar: Service, Sendable {
         ready.withLockedValue { $0 = false }
         let grace = configuration.drainGracePeriod
         logger.info("draining: not ready, no new connections; calls in flight may finish", metadata: ["grace_period": "\(grace)"])
-        let drained = eventLoopGroup.any().makePromise(of: Void.self)
+        let loop = eventLoopGroup.any()
+        let drained = loop.makePromise(of: Void.self)
         quiescing.initiateShutdown(promise: drained)
-        let finished = await withTaskGroup(of: Bool.self) { group -> Bool in
-            group.addTask {
-                (try? await drained.futureResult.get()) != nil
-            }
-            group.addTask {
-                try? await Task.sleep(for: grace)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
+        // Whichever comes first: every connection closed, or the grace period over.
+        let outcome = loop.makePromise(of: Bool.self)
+        let timer = loop.scheduleTask(in: TimeAmount(grace)) { outcome.succeed(false) }
+        drained.futureResult.hop(to: loop).whenComplete { _ in
+            timer.cancel()
+            outcome.succeed(true)
         }
+        let finished = (try? await outcome.futureResult.get()) ?? false
         if finished {
             logger.info("drained: every connection closed")
         } else {

@@ -8,6 +8,9 @@ public struct RequestBody: Sendable {
         case notJSON(JSONScanner.Failure)
         case notAnObject
         case modelNotAString
+        /// A member that steers routing appears twice (`model`, `stream`, `stream_options`):
+        /// parsers disagree on which one wins, so the body is refused.
+        case duplicateMember(String)
     }
 
     /// The `model` member as the client sent it, if any.
@@ -44,6 +47,9 @@ public struct RequestBody: Sendable {
                 if (try? JSONScanner.validate(bytes)) != nil { throw .notAnObject }
             }
             throw .notJSON(error)
+        }
+        for key in ["model", "stream", "stream_options"] where object.members.lazy.filter({ $0.key == key }).count > 1 {
+            throw .duplicateMember(key)
         }
         self.object = object
         self.stream = object.member("stream")?.kind == .true

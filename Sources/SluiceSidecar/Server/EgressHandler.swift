@@ -254,6 +254,12 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Upstr
             }
             call.usage = relay.tracker?.usage ?? call.usage
             response = .streaming(relay)
+            if let tracker = relay.tracker, !tracker.completed {
+                // The body ended cleanly but without the stream's terminal event
+                // ([DONE], message_stop, response.completed): the answer is cut short.
+                endBrokenStream(call, code: .upstreamError, detail: "the stream ended without its final event")
+                return
+            }
             var trailers: HTTPHeaders?
             if allowsTrailers {
                 var fields = HTTPHeaders()
@@ -274,25 +280,33 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Upstr
         let provider = call.target?.provider.name ?? "upstream"
         switch response {
         case .streaming(var relay):
-            // Headers are out: end the stream with a well-formed error event.
-            call.outcome = .upstreamBroken
-            call.errorCode = code
-            call.errorMessage = failure.description
             call.usage = relay.tracker?.usage
             _ = relay.finish(allocator: context?.channel.allocator ?? ByteBufferAllocator())
-            let family = call.target?.provider.family ?? call.family
-            let event = WireError.streamEvent(family: family, code: code, message: "\(provider) broke off the stream: \(failure.detail)")
-            var buffer = context?.channel.allocator.buffer(capacity: event.utf8.count) ?? ByteBuffer()
-            buffer.writeString(event)
-            write(.body(.byteBuffer(buffer)), flush: false)
-            keepAlive = false
-            endResponse(call, trailers: nil)
+            endBrokenStream(call, code: code, detail: failure.detail)
         default:
             let message = failure.kind == .timeout
                 ? "\(provider) did not answer in time (\(failure.detail))"
                 : "\(provider) failed: \(failure.detail)"
             answer(call, with: .error(code, message, family: call.family))
         }
+    }
+
+    /// Headers are out: ends the stream with a well-formed error event in the provider's
+    /// shape, so the client never mistakes a cut answer for a complete one.
+    private func endBrokenStream(_ call: Call, code: SluiceErrorCode, detail: String) {
+        let provider = call.target?.provider.name ?? "upstream"
+        call.outcome = .upstreamBroken
+        call.errorCode = code
+        call.errorMessage = detail
+        if call.upstreamFailure == nil { call.upstreamFailure = "broken_stream" }
+        let family = call.target?.provider.family ?? call.family
+        let event = WireError.streamEvent(family: family, code: code, message: "\(provider) broke off the stream: \(detail)")
+        var buffer = context?.channel.allocator.buffer(capacity: event.utf8.count) ?? ByteBuffer()
+        buffer.writeString(event)
+        call.bytesOut += buffer.readableBytes
+        write(.body(.byteBuffer(buffer)), flush: false)
+        keepAlive = false
+        endResponse(call, trailers: nil)
     }
 
     // MARK: Response side

@@ -70,6 +70,7 @@ final class EgressServer: Sendable {
                             }
                         }
                         try sync.addHandler(manager)
+                        try sync.addHandler(CloseOnConnectionError())
                     }
                 )
                 do {
@@ -104,5 +105,17 @@ final class LoopContexts: Sendable {
 
     func context(for loop: any EventLoop) -> LoopContext? {
         byLoop[ObjectIdentifier(loop)]
+    }
+}
+
+/// Closes an HTTP/2 connection after a connection error (the HTTP/2 handler has sent
+/// GOAWAY; RFC 9113 §5.4.1 requires the TCP connection to close too). Stream errors stay
+/// with their stream.
+final class CloseOnConnectionError: ChannelInboundHandler, Sendable {
+    typealias InboundIn = HTTP2Frame
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOHTTP2Errors.StreamError { return }
+        context.close(promise: nil)
     }
 }

@@ -42,6 +42,7 @@ public struct ParseStage: CallStage {
         case .notJSON(let failure): return "the request body is not valid JSON: \(failure)"
         case .notAnObject: return "the request body must be a JSON object"
         case .modelNotAString: return "\"model\" must be a string"
+        case .duplicateMember(let key): return "\"\(key)\" appears more than once; send it once"
         }
     }
 }
