@@ -14,7 +14,7 @@ enum HeaderPolicy {
     ]
 
     /// Upstream response headers never relayed: hop-by-hop headers, framing the proxy
-    /// redoes, cookies, and the upstream's request id (relayed as
+    /// redoes, cookies, any `x-sluice-*` (Sluice's own), and the upstream's request id (relayed as
     /// `x-sluice-upstream-request-id`, since `x-request-id` is Sluice's own).
     static let droppedResponseHeaders: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
@@ -50,7 +50,8 @@ enum HeaderPolicy {
                 out.add(name: "x-sluice-upstream-request-id", value: value)
                 continue
             }
-            if droppedResponseHeaders.contains(lower) { continue }
+            // An upstream must not be able to forge Sluice's own headers (cost, route, …).
+            if droppedResponseHeaders.contains(lower) || lower.hasPrefix("x-sluice-") { continue }
             out.add(name: name, value: value)
         }
         return out
