@@ -339,12 +339,6 @@ def test_sigterm_drains_a_stream_in_flight_then_exits_zero(make_sidecar, mock):
     assert line["outcome"] == "completed" and line["output_tokens"] == 10
 
 
-@pytest.mark.xfail(
-    reason="BUG: --drain-seconds is not enforced: Sidecar.drain() races the drain future against the "
-    "grace sleep in a task group, but the group waits for the uncancellable future, so exit waits for "
-    "the last stream to end",
-    strict=True,
-)
 def test_sigterm_drain_is_bounded_by_drain_seconds(make_sidecar, mock):
     sidecar = make_sidecar(extra=["--drain-seconds", "1"])
     started = threading.Event()

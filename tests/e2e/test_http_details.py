@@ -126,18 +126,13 @@ def test_escaped_json_is_understood(sidecar, mock):
     assert sent["messages"][0]["content"] == 'café "quoted" \U0001F600'
 
 
-DUPLICATE_KEYS_BUG = pytest.mark.xfail(
-    reason="BUG: bodies with duplicate model/stream members are forwarded; Sluice reads the last "
-    "member, a first-wins provider parser the first (unpriced stream, other model served)",
-    strict=True,
-)
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        pytest.param(b'{"model":"gpt-e2e","messages":[],"stream":true,"stream":false}', marks=DUPLICATE_KEYS_BUG),
-        pytest.param(b'{"model":"claude-e2e-upstream","messages":[],"model":"gpt-e2e"}', marks=DUPLICATE_KEYS_BUG),
+        b'{"model":"gpt-e2e","messages":[],"stream":true,"stream":false}',
+        b'{"model":"claude-e2e-upstream","messages":[],"model":"gpt-e2e"}',
         b'{"model":"gpt-e2e","messages":[],"model":"claude-e2e-upstream"}',
     ],
     ids=["stream-twice", "model-twice-routed-last", "model-twice-unknown-last"],

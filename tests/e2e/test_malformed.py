@@ -303,11 +303,6 @@ def test_http1_garbage_gets_400_and_a_close(sidecar, garbage):
     assert closed, "the connection must be closed after a parse error"
 
 
-@pytest.mark.xfail(
-    reason="BUG: after an HTTP/2 connection error the sidecar sends GOAWAY but never closes the "
-    "TCP connection (RFC 9113 5.4.1 requires the close; the socket leaks until the client leaves)",
-    strict=True,
-)
 def test_h2_connection_error_sends_goaway_and_closes(sidecar):
     """RFC 9113 5.4.1: after a GOAWAY for a connection error the endpoint MUST close the TCP connection."""
     sock = socket.create_connection(("127.0.0.1", sidecar.egress), timeout=5)

@@ -17,14 +17,8 @@ def call(sidecar, script: str, body: dict, path: str = "/v1/chat/completions", h
     return response, sidecar.log_for(rid)
 
 
-STREAM_WITHOUT_END_BUG = pytest.mark.xfail(
-    reason="BUG: a stream whose body ends cleanly without its terminal event ([DONE] / message_stop) "
-    "is relayed and logged as completed: no error event, and its usage is missing (OpenAI: priced at $0) or partial",
-    strict=True,
-)
 
 
-@STREAM_WITHOUT_END_BUG
 def test_openai_stream_ending_without_done_is_a_broken_stream(sidecar, scripted):
     response, line = call(sidecar, "openai-no-done", chat_body(model="scripted-openai", stream=True))
     assert response.status_code == 200
@@ -33,7 +27,6 @@ def test_openai_stream_ending_without_done_is_a_broken_stream(sidecar, scripted)
     assert line["outcome"] == "upstream_broken" and line["upstream_failure"] == "broken_stream"
 
 
-@STREAM_WITHOUT_END_BUG
 def test_anthropic_stream_ending_without_message_stop_is_a_broken_stream(sidecar, scripted):
     response, line = call(sidecar, "anthropic-no-stop", messages_body(model="scripted-anthropic", stream=True), "/v1/messages", ANTHROPIC_HEADERS)
     assert response.status_code == 200
