@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
 
 import support
 from support import ANTHROPIC_HEADERS, chat_body, messages_body, new_request_id
@@ -86,11 +85,6 @@ def test_provider_credential_reaches_the_scripted_upstream(sidecar, scripted):
     assert scripted.requests[-1]["headers"]["authorization"] == f"Bearer {support.OPENAI_POLICY_KEY}"
 
 
-@pytest.mark.xfail(
-    reason="BUG: x-sluice-* response headers from upstream are relayed, so Sluice's own are duplicated "
-    "(upstream's first): a chained Sluice (sidecar -> Sluice gateway) shows two x-sluice-cost-usd values",
-    strict=True,
-)
 def test_provider_cannot_spoof_sluice_headers(sidecar, scripted):
     response, line = call(sidecar, "json-spoofed-headers", chat_body(model="scripted-openai"))
     assert response.status_code == 200
