@@ -79,6 +79,10 @@ def policy_yaml(mock_port: int, tls_port: int, ca_file: str, wrong_ca_file: str,
     kind: anthropic
     base_url: http://127.0.0.1:{scripted_port}
     credential: {{ env: {ANTHROPIC_KEY_ENV} }}
+  scriptedprefix:
+    kind: openai
+    base_url: http://127.0.0.1:{scripted_port}/gateway/openai
+    credential: {{ env: {OPENAI_KEY_ENV} }}
 """
         scripted_models = """\
   scripted-openai:
@@ -86,6 +90,9 @@ def policy_yaml(mock_port: int, tls_port: int, ca_file: str, wrong_ca_file: str,
     prices: { input: 1, output: 2 }
   scripted-anthropic:
     provider: scriptedant
+    prices: { input: 1, output: 2 }
+  scripted-prefixed:
+    provider: scriptedprefix
     prices: { input: 1, output: 2 }
 """
     return f"""\

@@ -100,3 +100,17 @@ def test_informational_answer_before_the_real_one(sidecar, scripted):
     assert response.status_code == 200
     assert response.json()["choices"][0]["message"]["content"] == "hi"
     assert (line["input_tokens"], line["output_tokens"]) == (3, 2)
+
+
+def test_base_url_path_prefix_and_query_string_are_kept(sidecar, scripted):
+    rid = new_request_id()
+    response = httpx.post(
+        sidecar.openai_base + "/chat/completions?api-version=2024-06-01&x=1", json=chat_body(model="scripted-prefixed"),
+        headers={"x-script": "early-hints", "x-request-id": rid}, timeout=20,
+    )
+    assert response.status_code == 200
+    request = scripted.requests[-1]
+    assert request["line"] == "POST /gateway/openai/v1/chat/completions?api-version=2024-06-01&x=1 HTTP/1.1"
+    assert request["headers"]["host"] == f"127.0.0.1:{scripted.port}"
+    assert json.loads(request["body"])["model"] == "scripted-prefixed"
+    assert sidecar.log_for(rid)["path"] == "/v1/chat/completions"
