@@ -63,6 +63,9 @@ public struct RequestBody: Sendable {
             self.streamOptions = options
             if let inner = try? JSONScanner.scanObject(bytes, in: options.valueRange),
                let include = inner.member("include_usage") {
+                if inner.members.lazy.filter({ $0.key == "include_usage" }).count > 1 {
+                    throw .duplicateMember("stream_options.include_usage")
+                }
                 self.includeUsageMember = include
                 self.clientRequestedUsage = include.kind == .true
             }
