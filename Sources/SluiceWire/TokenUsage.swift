@@ -28,6 +28,29 @@ public enum UsageParser {
         return parseUsageObject(bytes, usage.valueRange, family: family)
     }
 
+    /// Usage from the end of a JSON body too large to hold whole: the last `"usage"`
+    /// member whose object lies entirely inside `tail` (providers put usage last).
+    public static func usage(inTail tail: UnsafeRawBufferPointer, family: APIFamily) -> TokenUsage? {
+        let key = Array("\"usage\"".utf8)
+        var position = tail.count - key.count
+        while position >= 0 {
+            if tail[position] == key[0], (0..<key.count).allSatisfy({ tail[position + $0] == key[$0] }) {
+                var cursor = position + key.count
+                while cursor < tail.count, [0x20, 0x09, 0x0A, 0x0D].contains(tail[cursor]) { cursor += 1 }
+                if cursor < tail.count, tail[cursor] == UInt8(ascii: ":") {
+                    cursor += 1
+                    while cursor < tail.count, [0x20, 0x09, 0x0A, 0x0D].contains(tail[cursor]) { cursor += 1 }
+                    if cursor < tail.count, tail[cursor] == UInt8(ascii: "{"),
+                       let object = try? JSONScanner.scanObject(tail, in: cursor..<tail.count) {
+                        return parseUsageObject(tail, object.openBrace..<(object.closeBrace + 1), family: family)
+                    }
+                }
+            }
+            position -= 1
+        }
+        return nil
+    }
+
     /// Usage from the usage object whose bytes are at `range`.
     public static func parseUsageObject(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, family: APIFamily) -> TokenUsage? {
         guard let object = try? JSONScanner.scanObject(bytes, in: range) else { return nil }

@@ -148,3 +148,17 @@ struct UsageParserTests {
         #expect(TokenUsage() == TokenUsage(inputTokens: 0, outputTokens: 0, cachedInputTokens: 0))
     }
 }
+
+@Suite("UsageParser tail") struct UsageParserTailTests {
+    @Test func readsUsageFromTheEndOfAnOversizedBody() {
+        let tail = #"0.1,0.2]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":12,"total_tokens":12}}"#
+        let usage = Array(tail.utf8).withUnsafeBytes { UsageParser.usage(inTail: $0, family: .openai) }
+        #expect(usage == TokenUsage(inputTokens: 12, outputTokens: 0, cachedInputTokens: 0))
+    }
+
+    @Test func ignoresAUsageObjectCutByTheWindow() {
+        let tail = #"ge":{"prompt_tokens":12,"total_tokens":12}}"#
+        let usage = Array(tail.utf8).withUnsafeBytes { UsageParser.usage(inTail: $0, family: .openai) }
+        #expect(usage == nil)
+    }
+}

@@ -252,7 +252,11 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Upstr
                 call.bytesOut += rest.readableBytes
                 write(.body(.byteBuffer(rest)), flush: false)
             }
-            call.usage = relay.tracker?.usage ?? call.usage
+            if relay.tracker == nil, let endpoint = call.endpoint, endpoint.isMetered, (200..<300).contains(call.status) {
+                call.usage = relay.tailUsage(family: call.target?.provider.family ?? call.family)
+            } else {
+                call.usage = relay.tracker?.usage ?? call.usage
+            }
             response = .streaming(relay)
             if let tracker = relay.tracker, !tracker.completed {
                 // The body ended cleanly but without the stream's terminal event

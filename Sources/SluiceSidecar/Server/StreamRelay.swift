@@ -5,18 +5,43 @@ import SluiceWire
 /// needs changing, or event by event when injected usage must be hidden, and lets the
 /// ``StreamUsageTracker`` read usage from every event on the way.
 struct StreamRelay {
-    /// Nil for non-SSE bodies relayed unread (oversized JSON).
+    /// Nil for JSON bodies too big to hold (relayed as they come, usage read from the tail).
     private(set) var tracker: StreamUsageTracker?
     private var splitter = SSEEventSplitter()
+    /// The last bytes of an oversized JSON body, where providers put `usage`.
+    private var tail: ByteBuffer?
+    static let tailBytes = 64 * 1024
 
     init(tracker: StreamUsageTracker?) {
         self.tracker = tracker
+    }
+
+    /// Usage found at the end of an oversized JSON body.
+    func tailUsage(family: APIFamily) -> TokenUsage? {
+        tail?.withUnsafeReadableBytes { UsageParser.usage(inTail: $0, family: family) }
+    }
+
+    private mutating func keepTail(_ chunk: ByteBuffer) {
+        let limit = StreamRelay.tailBytes
+        if chunk.readableBytes >= limit {
+            tail = chunk.getSlice(at: chunk.readerIndex + chunk.readableBytes - limit, length: limit)
+            return
+        }
+        var kept = tail ?? ByteBuffer()
+        var copy = chunk
+        kept.writeBuffer(&copy)
+        if kept.readableBytes > 2 * limit {
+            kept.moveReaderIndex(forwardBy: kept.readableBytes - limit)
+            kept.discardReadBytes()
+        }
+        tail = kept
     }
 
     /// Processes one upstream chunk, calling `emit` with the bytes to send on, in order.
     mutating func process(_ chunk: ByteBuffer, allocator: ByteBufferAllocator, emit: (ByteBuffer) -> Void) {
         guard var tracker else {
             emit(chunk)
+            keepTail(chunk)
             return
         }
         if tracker.isPassThrough {
