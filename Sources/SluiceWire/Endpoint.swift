@@ -52,17 +52,31 @@ public enum Endpoint: String, Sendable, Equatable, CaseIterable {
     /// Resolves a request line. `path` may carry a query string, which is ignored here.
     public static func resolve(method: String, path: String) -> Resolution {
         let bare = Endpoint.pathWithoutQuery(path)
-        let trimmed = bare.count > 1 && bare.hasSuffix("/") ? Substring(bare.dropLast()) : bare
-        guard let endpoint = Endpoint(rawValue: String(trimmed)) else { return .notFound }
+        let trimmed = bare.utf8.count > 1 && bare.utf8.last == UInt8(ascii: "/") ? bare.dropLast() : bare
+        guard let endpoint = Endpoint.matching(trimmed) else { return .notFound }
         if method == endpoint.method || (endpoint == .models && method == "HEAD") {
             return .endpoint(endpoint)
         }
         return .methodNotAllowed(allowed: endpoint.method)
     }
 
+    /// The endpoint whose path is exactly `path` (no allocation, unlike `init(rawValue:)`).
+    static func matching(_ path: Substring) -> Endpoint? {
+        switch path {
+        case "/v1/chat/completions": return .chatCompletions
+        case "/v1/completions": return .completions
+        case "/v1/embeddings": return .embeddings
+        case "/v1/responses": return .responses
+        case "/v1/models": return .models
+        case "/v1/messages": return .messages
+        case "/v1/messages/count_tokens": return .countTokens
+        default: return nil
+        }
+    }
+
     /// The path before any `?`.
     public static func pathWithoutQuery(_ path: String) -> Substring {
-        if let question = path.firstIndex(of: "?") { return path[..<question] }
+        if let question = path.utf8.firstIndex(of: UInt8(ascii: "?")) { return path[..<question] }
         return Substring(path)
     }
 

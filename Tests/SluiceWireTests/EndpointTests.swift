@@ -93,3 +93,11 @@ struct EndpointTests {
         #expect(Endpoint.guessFamily(path: path, hasAnthropicHeaders: headers) == family)
     }
 }
+
+@Suite("Endpoint matching") struct EndpointMatchingTests {
+    @Test func everyCaseMatchesItsOwnPath() {
+        for endpoint in Endpoint.allCases {
+            #expect(Endpoint.matching(Substring(endpoint.rawValue)) == endpoint)
+        }
+    }
+}

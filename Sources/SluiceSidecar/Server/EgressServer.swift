@@ -40,7 +40,12 @@ final class EgressServer: Sendable {
                 }
                 let detector = HTTPVersionDetector(
                     http1: { sync in
-                        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                        // Outbound headers are built by Sluice from headers NIO's decoders already
+                        // checked, so the second validation pass is skipped.
+                        try sync.configureHTTPServerPipeline(
+                            withPipeliningAssistance: true, withServerUpgrade: nil,
+                            withErrorHandling: true, withOutboundHeaderValidation: false
+                        )
                         try sync.addHandler(EgressHandler(loop: loop, settings: settings, pipeline: pipeline, transport: "h1"))
                     },
                     http2: { sync in

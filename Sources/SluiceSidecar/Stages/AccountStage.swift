@@ -42,11 +42,36 @@ public struct AccountStage: CallStage {
         guard cost.isFinite, cost > 0 else { return "0" }
         let scaled = (cost * 1e10).rounded()
         guard scaled < 9e18 else { return String(cost) }
-        let units = Int64(scaled)
-        let whole = units / 10_000_000_000
-        var fraction = String(units % 10_000_000_000)
-        fraction = String(repeating: "0", count: 10 - fraction.count) + fraction
-        while fraction.hasSuffix("0") { fraction.removeLast() }
-        return fraction.isEmpty ? String(whole) : "\(whole).\(fraction)"
+        var units = UInt64(scaled)
+        guard units > 0 else { return "0" }
+        // Ten fractional digits, written right to left, trailing zeros dropped.
+        var digits = [UInt8](repeating: UInt8(ascii: "0"), count: 32)
+        var end = digits.count
+        var position = digits.count
+        var fractionDigits = 0
+        var significant = false
+        while fractionDigits < 10 {
+            let digit = UInt8(units % 10)
+            units /= 10
+            fractionDigits += 1
+            if digit != 0 || significant {
+                significant = true
+                position -= 1
+                digits[position] = UInt8(ascii: "0") + digit
+            } else {
+                end -= 1
+                position -= 1
+            }
+        }
+        if significant {
+            position -= 1
+            digits[position] = UInt8(ascii: ".")
+        }
+        repeat {
+            position -= 1
+            digits[position] = UInt8(ascii: "0") + UInt8(units % 10)
+            units /= 10
+        } while units > 0
+        return String(decoding: digits[position..<end], as: UTF8.self)
     }
 }

@@ -145,7 +145,7 @@ final class UpstreamPool {
                         let sni = endpoint.host.isIPAddress ? nil : endpoint.host
                         try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni))
                     }
-                    try sync.addHTTPClientHandlers()
+                    try sync.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                     try sync.addHandler(UpstreamConnectionHandler())
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
