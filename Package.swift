@@ -62,6 +62,7 @@ let package = Package(
         .target(
             name: "SluiceMockProvider",
             dependencies: [
+                "SluiceWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

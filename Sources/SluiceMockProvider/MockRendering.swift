@@ -1,32 +1,6 @@
 import Foundation
 import NIOCore
-
-/// JSON text helpers (the mock writes its JSON by hand, from templates).
-enum JSONText {
-    /// `text` as a quoted JSON string.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
-        return out
-    }
-}
+import SluiceWire
 
 /// Provider-shaped bodies of complete (non-streaming) responses and errors.
 enum Bodies {
@@ -69,10 +43,10 @@ enum Bodies {
     }
 
     static func chatCompletion(_ plan: GenerationPlan) -> String {
-        let text = JSONText.quote(plan.tokens.text(count: plan.outputTokens))
+        let text = JSONText.quoted(plan.tokens.text(count: plan.outputTokens))
         return """
             {"id":"chatcmpl-\(plan.idSuffix)","object":"chat.completion","created":\(plan.created),\
-            "model":\(JSONText.quote(plan.model)),"choices":[{"index":0,"message":{"role":"assistant",\
+            "model":\(JSONText.quoted(plan.model)),"choices":[{"index":0,"message":{"role":"assistant",\
             "content":\(text),"refusal":null,"annotations":[]},"logprobs":null,\
             "finish_reason":"\(self.openAIFinishReason(plan))"}],"usage":\(self.openAIUsage(plan)),\
             "service_tier":"default","system_fingerprint":"fp_mock"}
@@ -80,10 +54,10 @@ enum Bodies {
     }
 
     static func completion(_ plan: GenerationPlan) -> String {
-        let text = JSONText.quote(plan.tokens.text(count: plan.outputTokens))
+        let text = JSONText.quoted(plan.tokens.text(count: plan.outputTokens))
         return """
             {"id":"cmpl-\(plan.idSuffix)","object":"text_completion","created":\(plan.created),\
-            "model":\(JSONText.quote(plan.model)),"choices":[{"text":\(text),"index":0,"logprobs":null,\
+            "model":\(JSONText.quoted(plan.model)),"choices":[{"text":\(text),"index":0,"logprobs":null,\
             "finish_reason":"\(self.openAIFinishReason(plan))"}],"usage":\(self.openAIUsage(plan)),\
             "system_fingerprint":"fp_mock"}
             """
@@ -114,7 +88,7 @@ enum Bodies {
             out += "}"
         }
         let tokens = plan.embeddingInputs.reduce(0) { $0 + $1.tokens }
-        out += "],\"model\":\(JSONText.quote(plan.model)),\"usage\":{\"prompt_tokens\":\(tokens),\"total_tokens\":\(tokens)}}"
+        out += "],\"model\":\(JSONText.quoted(plan.model)),\"usage\":{\"prompt_tokens\":\(tokens),\"total_tokens\":\(tokens)}}"
         return out
     }
 
@@ -125,7 +99,7 @@ enum Bodies {
     }
 
     static func outputTextPart(_ text: String) -> String {
-        "{\"type\":\"output_text\",\"annotations\":[],\"logprobs\":[],\"text\":\(JSONText.quote(text))}"
+        "{\"type\":\"output_text\",\"annotations\":[],\"logprobs\":[],\"text\":\(JSONText.quoted(text))}"
     }
 
     static func responseOutput(_ plan: GenerationPlan) -> String {
@@ -139,7 +113,7 @@ enum Bodies {
         return """
             {"id":"resp_\(plan.idSuffix)","object":"response","created_at":\(plan.created),"status":"\(status)",\
             "background":false,"error":null,"incomplete_details":null,"instructions":null,\
-            "max_output_tokens":\(maxOutput),"model":\(JSONText.quote(plan.model)),"output":\(output),\
+            "max_output_tokens":\(maxOutput),"model":\(JSONText.quoted(plan.model)),"output":\(output),\
             "parallel_tool_calls":true,"previous_response_id":null,"reasoning":{"effort":null,"summary":null},\
             "service_tier":"default","store":true,"temperature":1.0,"text":{"format":{"type":"text"}},\
             "tool_choice":"auto","tools":[],"top_p":1.0,"truncation":"disabled","usage":\(usage ?? "null"),\
@@ -148,9 +122,9 @@ enum Bodies {
     }
 
     static func message(_ plan: GenerationPlan) -> String {
-        let text = JSONText.quote(plan.tokens.text(count: plan.outputTokens))
+        let text = JSONText.quoted(plan.tokens.text(count: plan.outputTokens))
         return """
-            {"id":"msg_\(plan.idSuffix)","type":"message","role":"assistant","model":\(JSONText.quote(plan.model)),\
+            {"id":"msg_\(plan.idSuffix)","type":"message","role":"assistant","model":\(JSONText.quoted(plan.model)),\
             "content":[{"type":"text","text":\(text)}],"stop_reason":"\(self.anthropicStopReason(plan))",\
             "stop_sequence":null,"usage":\(self.anthropicUsage(plan, outputTokens: plan.outputTokens))}
             """
@@ -187,7 +161,7 @@ enum Bodies {
             }
             if let message { text = message }
             return """
-                {"error":{"message":\(JSONText.quote(text)),"type":"\(type)","param":null,"code":\(code)}}
+                {"error":{"message":\(JSONText.quoted(text)),"type":"\(type)","param":null,"code":\(code)}}
                 """
         case .anthropic:
             let type: String
@@ -203,7 +177,7 @@ enum Bodies {
             }
             let text = message ?? "\(type.replacingOccurrences(of: "_", with: " ")) (mock)"
             return """
-                {"type":"error","error":{"type":"\(type)","message":\(JSONText.quote(text))}}
+                {"type":"error","error":{"type":"\(type)","message":\(JSONText.quoted(text))}}
                 """
         }
     }
@@ -230,7 +204,7 @@ final class StreamScript {
     init(plan: GenerationPlan, allocator: ByteBufferAllocator) {
         self.plan = plan
         self.contentCount = plan.outputTokens
-        let model = JSONText.quote(plan.model)
+        let model = JSONText.quoted(plan.model)
         let usageNull = plan.includeUsage ? ",\"usage\":null" : ""
         var prefix: String
         var middle: String?
@@ -339,7 +313,7 @@ final class StreamScript {
 
     private func makeEpilogue() -> [String] {
         let plan = self.plan
-        let model = JSONText.quote(plan.model)
+        let model = JSONText.quoted(plan.model)
         let usageNull = plan.includeUsage ? ",\"usage\":null" : ""
         switch plan.endpoint {
         case .chatCompletions:
@@ -381,7 +355,7 @@ final class StreamScript {
                 Self.named(
                     "response.output_text.done",
                     "{\"type\":\"response.output_text.done\",\"sequence_number\":\(first),\(itemRef),"
-                        + "\"text\":\(JSONText.quote(text)),\"logprobs\":[]}"
+                        + "\"text\":\(JSONText.quoted(text)),\"logprobs\":[]}"
                 ),
                 Self.named(
                     "response.content_part.done",
