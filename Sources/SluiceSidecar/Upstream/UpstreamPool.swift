@@ -152,7 +152,14 @@ final class UpstreamPool {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
             }
-        bootstrap.connect(host: endpoint.host, port: endpoint.port).assumeIsolated().whenComplete { [weak self] result in
+        // IP literals skip the resolver, which would run getaddrinfo on another thread.
+        let connecting: EventLoopFuture<any Channel>
+        if let address = try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port) {
+            connecting = bootstrap.connect(to: address)
+        } else {
+            connecting = bootstrap.connect(host: endpoint.host, port: endpoint.port)
+        }
+        connecting.assumeIsolated().whenComplete { [weak self] result in
             guard let self else { return }
             switch result {
             case .success(let channel):
