@@ -47,6 +47,11 @@ public struct AccessLogStage: CallStage {
         line.add("output_tokens", call.usage?.outputTokens)
         line.add("cached_input_tokens", call.usage?.cachedInputTokens)
         line.addRaw("cost_usd", call.costUSD.map(AccountStage.format))
+        // A priced endpoint that answered 2xx but reported no usage: worth an alert, since
+        // the call cost money that no counter saw.
+        if call.usage == nil, call.endpoint?.isMetered == true, (200..<300).contains(call.status), call.outcome == .completed {
+            line.add("usage_missing", true)
+        }
         let end = call.endNanos ?? call.startNanos
         line.addRaw("latency_ms", milliseconds(end &- call.startNanos))
         line.addRaw("ttfb_ms", call.firstByteNanos.map { milliseconds($0 &- call.startNanos) })
