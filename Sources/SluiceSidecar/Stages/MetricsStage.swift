@@ -38,23 +38,28 @@ public struct MetricsStage: CallStage {
         calls.requests.increment()
         calls.duration.recordNanoseconds(Int64(end &- call.startNanos))
         if let first = call.firstByteNanos {
-            calls.timeToFirstByte.recordNanoseconds(Int64(first &- call.startNanos))
+            handles.timeToFirstByte(UpstreamShape(provider: shape.provider, model: shape.model, stream: shape.stream))
+                .recordNanoseconds(Int64(first &- call.startNanos))
         }
         if let upstreamStart = call.upstreamStartNanos, call.upstreamFailure == nil, call.outcome == .completed {
-            calls.upstream.recordNanoseconds(Int64(end &- upstreamStart))
+            handles.upstreamDuration(UpstreamShape(provider: shape.provider, model: shape.model, stream: false))
+                .recordNanoseconds(Int64(end &- upstreamStart))
         }
         if let failure = call.upstreamFailure {
             handles.upstreamErrors(provider: shape.provider, kind: failure).increment()
         }
         guard let usage = call.usage else { return }
-        let spend = handles.spend(SpendShape(
+        let spendShape = SpendShape(
             provider: shape.provider, model: shape.model,
             tenant: handles.admit(call.attribution.tenant, through: metrics.tenants),
             feature: handles.admit(call.attribution.feature, through: metrics.features)
-        ))
+        )
+        let spend = handles.spend(spendShape)
         if usage.inputTokens > 0 { spend.input.increment(by: Int64(usage.inputTokens)) }
         if usage.outputTokens > 0 { spend.output.increment(by: Int64(usage.outputTokens)) }
-        if usage.cachedInputTokens > 0 { spend.cachedInput.increment(by: Int64(usage.cachedInputTokens)) }
+        if usage.cachedInputTokens > 0 {
+            handles.cachedInputTokens(spendShape).increment(by: Int64(usage.cachedInputTokens))
+        }
         if let cost = call.costUSD, cost > 0 { spend.cost.increment(by: cost) }
     }
 
@@ -80,6 +85,13 @@ struct CallShape: Hashable {
     var stream: Bool
 }
 
+/// The label values of upstream timings (series appear only once a call went upstream).
+struct UpstreamShape: Hashable {
+    var provider: String
+    var model: String
+    var stream: Bool
+}
+
 /// The label values of a call's token and spend metrics.
 struct SpendShape: Hashable {
     var provider: String
@@ -93,20 +105,20 @@ final class MetricHandles {
     struct CallHandles {
         var requests: Counter
         var duration: DurationHistogram
-        var timeToFirstByte: DurationHistogram
-        var upstream: DurationHistogram
     }
 
     struct SpendHandles {
         var input: Counter
         var output: Counter
-        var cachedInput: Counter
         var cost: Counter
     }
 
     private let metrics: SidecarMetrics
     private var callHandles: [CallShape: CallHandles] = [:]
     private var spendHandles: [SpendShape: SpendHandles] = [:]
+    private var cachedInputHandles: [SpendShape: Counter] = [:]
+    private var firstByteHandles: [UpstreamShape: DurationHistogram] = [:]
+    private var upstreamHandles: [UpstreamShape: DurationHistogram] = [:]
     private var errorHandles: [String: Counter] = [:]
     private var admitted: [ObjectIdentifier: [String: String]] = [:]
 
@@ -125,9 +137,7 @@ final class MetricHandles {
             duration: metrics.requestDuration([
                 ("route", shape.route), ("provider", shape.provider), ("model", shape.model),
                 ("endpoint", shape.endpoint), ("stream", stream),
-            ]),
-            timeToFirstByte: metrics.timeToFirstByte([("provider", shape.provider), ("model", shape.model), ("stream", stream)]),
-            upstream: metrics.upstreamDuration([("provider", shape.provider), ("model", shape.model)])
+            ])
         )
         callHandles[shape] = handles
         return handles
@@ -139,11 +149,32 @@ final class MetricHandles {
             metrics.tokens([("provider", shape.provider), ("model", shape.model), ("feature", shape.feature), ("type", type)])
         }
         let handles = SpendHandles(
-            input: tokens("input"), output: tokens("output"), cachedInput: tokens("cached_input"),
+            input: tokens("input"), output: tokens("output"),
             cost: metrics.cost([("provider", shape.provider), ("model", shape.model), ("tenant", shape.tenant), ("feature", shape.feature)])
         )
         spendHandles[shape] = handles
         return handles
+    }
+
+    func cachedInputTokens(_ shape: SpendShape) -> Counter {
+        if let existing = cachedInputHandles[shape] { return existing }
+        let counter = metrics.tokens([("provider", shape.provider), ("model", shape.model), ("feature", shape.feature), ("type", "cached_input")])
+        cachedInputHandles[shape] = counter
+        return counter
+    }
+
+    func timeToFirstByte(_ shape: UpstreamShape) -> DurationHistogram {
+        if let existing = firstByteHandles[shape] { return existing }
+        let histogram = metrics.timeToFirstByte([("provider", shape.provider), ("model", shape.model), ("stream", shape.stream ? "true" : "false")])
+        firstByteHandles[shape] = histogram
+        return histogram
+    }
+
+    func upstreamDuration(_ shape: UpstreamShape) -> DurationHistogram {
+        if let existing = upstreamHandles[shape] { return existing }
+        let histogram = metrics.upstreamDuration([("provider", shape.provider), ("model", shape.model)])
+        upstreamHandles[shape] = histogram
+        return histogram
     }
 
     func upstreamErrors(provider: String, kind: String) -> Counter {
