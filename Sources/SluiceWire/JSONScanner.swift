@@ -87,6 +87,36 @@ public struct JSONScanner {
         }
     }
 
+    /// Whether the bytes from `offset` to the end are the rest of an object's members and
+    /// its closing brace: `(, "key": value)* }` and nothing but whitespace after. Used to
+    /// confirm a member found near the end of a document belongs to the outermost object.
+    public static func isRestOfObject(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Bool {
+        var scanner = JSONScanner(bytes, at: offset)
+        while true {
+            scanner.skipWhitespace()
+            guard scanner.index < bytes.count else { return false }
+            if bytes[scanner.index] == UInt8(ascii: "}") {
+                scanner.index += 1
+                scanner.skipWhitespace()
+                return scanner.index == bytes.count
+            }
+            guard bytes[scanner.index] == UInt8(ascii: ",") else { return false }
+            scanner.index += 1
+            scanner.skipWhitespace()
+            guard scanner.index < bytes.count, bytes[scanner.index] == UInt8(ascii: "\"") else { return false }
+            do {
+                try scanner.skipString()
+                scanner.skipWhitespace()
+                guard scanner.index < bytes.count, bytes[scanner.index] == UInt8(ascii: ":") else { return false }
+                scanner.index += 1
+                scanner.skipWhitespace()
+                _ = try scanner.skipValue(depth: 1)
+            } catch {
+                return false
+            }
+        }
+    }
+
     /// Decodes the JSON string whose quoted bytes are at `range`.
     public static func decodeString(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
         guard range.count >= 2 else { return "" }

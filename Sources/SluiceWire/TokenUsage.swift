@@ -22,6 +22,18 @@ public struct TokenUsage: Sendable, Equatable {
 public enum UsageParser {
     /// Usage from a non-streaming response body: its top-level `usage` object.
     public static func usage(inResponseBody bytes: UnsafeRawBufferPointer, family: APIFamily) -> TokenUsage? {
+        // Providers put `usage` at or near the end: look there first, and scan the whole
+        // body only when the tail has none (a quote inside a JSON string is always escaped,
+        // so a bare `"usage"` key cannot come from message text).
+        let window = min(bytes.count, 4096)
+        let start = bytes.count - window
+        if let range = lastUsageObject(in: UnsafeRawBufferPointer(rebasing: bytes[start...])) {
+            let absolute = (range.lowerBound + start)..<(range.upperBound + start)
+            // Only a member of the outermost object counts (not a `usage` inside a message).
+            if JSONScanner.isRestOfObject(bytes, from: absolute.upperBound) {
+                return parseUsageObject(bytes, absolute, family: family)
+            }
+        }
         guard let object = try? JSONScanner.scanObject(bytes),
               let usage = object.member("usage"), usage.kind == .object
         else { return nil }
@@ -31,6 +43,12 @@ public enum UsageParser {
     /// Usage from the end of a JSON body too large to hold whole: the last `"usage"`
     /// member whose object lies entirely inside `tail` (providers put usage last).
     public static func usage(inTail tail: UnsafeRawBufferPointer, family: APIFamily) -> TokenUsage? {
+        guard let range = lastUsageObject(in: tail) else { return nil }
+        return parseUsageObject(tail, range, family: family)
+    }
+
+    /// The byte range of the last complete `"usage": {…}` object in `tail`.
+    static func lastUsageObject(in tail: UnsafeRawBufferPointer) -> Range<Int>? {
         let key = Array("\"usage\"".utf8)
         var position = tail.count - key.count
         while position >= 0 {
@@ -42,7 +60,7 @@ public enum UsageParser {
                     while cursor < tail.count, [0x20, 0x09, 0x0A, 0x0D].contains(tail[cursor]) { cursor += 1 }
                     if cursor < tail.count, tail[cursor] == UInt8(ascii: "{"),
                        let object = try? JSONScanner.scanObject(tail, in: cursor..<tail.count) {
-                        return parseUsageObject(tail, object.openBrace..<(object.closeBrace + 1), family: family)
+                        return object.openBrace..<(object.closeBrace + 1)
                     }
                 }
             }

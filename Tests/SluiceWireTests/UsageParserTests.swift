@@ -162,3 +162,32 @@ struct UsageParserTests {
         #expect(usage == nil)
     }
 }
+
+@Suite("UsageParser fast path") struct UsageParserFastPathTests {
+    func usage(_ body: String) -> TokenUsage? {
+        Array(body.utf8).withUnsafeBytes { UsageParser.usage(inResponseBody: $0, family: .openai) }
+    }
+
+    @Test func topLevelUsageFollowedByMoreMembers() {
+        let body = #"{"id":"x","choices":[{"message":{"content":"a \"usage\": {} b"}}],"usage":{"prompt_tokens":5,"completion_tokens":2},"service_tier":"default","system_fingerprint":null}"#
+        #expect(usage(body) == TokenUsage(inputTokens: 5, outputTokens: 2))
+    }
+
+    @Test func nestedUsageAfterTheTopLevelOneIsNotTaken() {
+        let body = #"{"usage":{"prompt_tokens":5,"completion_tokens":2},"content":[{"input":{"usage":{"prompt_tokens":99}}}]}"#
+        #expect(usage(body) == TokenUsage(inputTokens: 5, outputTokens: 2))
+    }
+
+    @Test(arguments: [
+        (#", "a": [1, {"b": null}] , "c":"}" }  "#, true),
+        ("}", true),
+        ("} x", false),
+        ("}}", false),
+        (#", "a": 1"#, false),
+        (#", 1: 2 }"#, false),
+    ])
+    func restOfObject(rest: String, expected: Bool) {
+        let ok = Array(rest.utf8).withUnsafeBytes { JSONScanner.isRestOfObject($0, from: 0) }
+        #expect(ok == expected)
+    }
+}

@@ -1,16 +1,21 @@
 /// Where a provider lives, parsed once from its base URL: the pool key for connections.
 public struct UpstreamEndpoint: Hashable, Sendable, CustomStringConvertible {
-    public var useTLS: Bool
-    public var host: String
-    public var port: Int
+    public let useTLS: Bool
+    public let host: String
+    public let port: Int
     /// Prepended to the incoming path, without a trailing slash (often empty).
-    public var pathPrefix: String
+    public let pathPrefix: String
+    /// The `Host` header value, computed once (it goes out with every request).
+    public let hostHeader: String
 
     public init(useTLS: Bool, host: String, port: Int, pathPrefix: String = "") {
         self.useTLS = useTLS
         self.host = host
         self.port = port
         self.pathPrefix = pathPrefix
+        let defaultPort = useTLS ? 443 : 80
+        let name = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
+        self.hostHeader = port == defaultPort ? name : "\(name):\(port)"
     }
 
     /// Parses `http[s]://host[:port][/prefix]`; nil when it is not such a URL.
@@ -53,13 +58,6 @@ public struct UpstreamEndpoint: Hashable, Sendable, CustomStringConvertible {
         }
         guard !host.isEmpty else { return nil }
         self.init(useTLS: useTLS, host: host, port: port, pathPrefix: prefix)
-    }
-
-    /// The `Host` header value.
-    public var hostHeader: String {
-        let defaultPort = useTLS ? 443 : 80
-        let name = host.contains(":") ? "[\(host)]" : host
-        return port == defaultPort ? name : "\(name):\(port)"
     }
 
     public var description: String { "\(useTLS ? "https" : "http")://\(hostHeader)\(pathPrefix)" }

@@ -134,12 +134,17 @@ final class UpstreamExchange {
         switch (state, part) {
         case (.awaitingHead, .head(let head)):
             if head.status.code < 200 { return } // 1xx: wait for the final head
-            headTimer?.cancel()
-            headTimer = nil
             responseKeepAlive = head.isKeepAlive
             state = .receivingBody
             lastActivityNanos = NIODeadline.now().uptimeNanoseconds
-            armIdleTimer(in: idleTimeout)
+            if head.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true {
+                // Streams can run for minutes: watch the gaps between events.
+                headTimer?.cancel()
+                headTimer = nil
+                armIdleTimer(in: idleTimeout)
+            }
+            // JSON bodies follow their head at once; the head timer, left running, then
+            // acts as the idle check (one timer per call instead of two).
             receiver?.upstreamDidReceiveHead(head)
         case (.receivingBody, .body(let buffer)):
             lastActivityNanos = NIODeadline.now().uptimeNanoseconds
@@ -147,6 +152,7 @@ final class UpstreamExchange {
         case (.receivingBody, .end):
             state = .done
             idleTimer?.cancel()
+            headTimer?.cancel()
             if let connection {
                 connection.detach()
                 pool.release(connection, reusable: responseKeepAlive)
@@ -200,6 +206,18 @@ final class UpstreamExchange {
 
     private func timedOut() {
         guard !isDone else { return }
+        if case .receivingBody = state {
+            // The head came in time; this timer now guards against a body that stalls.
+            headTimer = nil
+            let idle = NIODeadline.now().uptimeNanoseconds &- lastActivityNanos
+            let limit = UInt64(idleTimeout.nanoseconds)
+            if idle >= limit {
+                fail(UpstreamFailure(kind: .timeout, detail: "\(key.endpoint) sent nothing for \(limit / 1_000_000_000) s", responseStarted: true))
+            } else {
+                armIdleTimer(in: .nanoseconds(Int64(limit - idle)))
+            }
+            return
+        }
         fail(UpstreamFailure(kind: .timeout, detail: "no response head from \(key.endpoint) within \(headTimeout.nanoseconds / 1_000_000) ms", responseStarted: false))
     }
 
