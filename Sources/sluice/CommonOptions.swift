@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOPosix
 
 /// A `HOST:PORT` listen address (`[::1]:4100` for IPv6; port 0 picks a free port).
 struct ListenAddress: ExpressibleByArgument, CustomStringConvertible, Sendable {
@@ -75,4 +76,13 @@ struct SidecarOptions: ParsableArguments {
 
     @Option(name: .long, help: "On SIGTERM, seconds calls and streams in flight may run on before exit.")
     var drainSeconds: Int = 30
+
+    @Option(name: .long, help: "Event-loop threads serving calls (0: one per core). Match the pod's CPU limit.")
+    var threads: Int = 0
+
+    /// The event loops: NIO's shared group sized to the cores, or a group of `--threads`.
+    func eventLoopGroup() throws -> MultiThreadedEventLoopGroup {
+        guard threads >= 0 else { throw ValidationError("--threads must not be negative") }
+        return threads == 0 ? MultiThreadedEventLoopGroup.singleton : MultiThreadedEventLoopGroup(numberOfThreads: threads)
+    }
 }

@@ -30,7 +30,7 @@ struct DevCommand: AsyncParsableCommand {
         let logger = Logger(label: "sluice.dev")
         var loaded = try PolicySource.load(policy, logger: logger)
         var environment = ProcessInfo.processInfo.environment
-        let group = MultiThreadedEventLoopGroup.singleton
+        let group = try sidecar.eventLoopGroup()
 
         let mocked = DevCommand.providersWithoutCredentials(loaded.policy, environment: environment)
         var mockProvider: MockProvider?

@@ -28,7 +28,7 @@ struct SidecarCommand: AsyncParsableCommand {
         let configuration = try sidecar.configuration(environment: environment)
         let running = try await Sidecar.start(
             policy: loaded.policy, version: loaded.version, configuration: configuration,
-            group: MultiThreadedEventLoopGroup.singleton, logger: logger
+            group: try sidecar.eventLoopGroup(), logger: logger
         )
         try runtime.writePorts(["egress": running.egressPort, "admin": running.adminPort])
         let group = ServiceGroup(configuration: .init(
