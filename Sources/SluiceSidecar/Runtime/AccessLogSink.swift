@@ -61,9 +61,10 @@ public final class AccessLogSink: Sendable {
         }
         guard !pending.isEmpty else { return }
         pending.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
             var offset = 0
             while offset < raw.count {
-                let written = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                let written = Foundation.write(fd, base + offset, raw.count - offset)
                 if written <= 0 {
                     if written < 0 && errno == EINTR { continue }
                     return
