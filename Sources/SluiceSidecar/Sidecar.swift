@@ -136,7 +136,7 @@ public final class Sidecar: Service, Sendable {
             case "/ready":
                 return readyBox.withLockedValue { $0 } ? (.ok, "text/plain", "ready\n") : (.serviceUnavailable, "text/plain", "not ready\n")
             case "/metrics":
-                return (.ok, "text/plain; version=0.0.4; charset=utf-8", metrics.exposition())
+                return (.ok, "text/plain; version=0.0.4; charset=utf-8", metrics.exposition(now: Date().timeIntervalSince1970))
             default: return nil
             }
         }

@@ -15,6 +15,8 @@ public final class SidecarMetrics: Sendable {
     let inFlight: Gauge
     let policyInfo: NIOLockedValueBox<Gauge?>
     let policyLoadedAt: Gauge
+    let policyAge: Gauge
+    private let loadedAtSeconds = NIOLockedValueBox<Double?>(nil)
 
     /// Buckets for LLM calls: tens of milliseconds to minutes.
     public static let latencyBuckets: [Duration] = [
@@ -29,7 +31,8 @@ public final class SidecarMetrics: Sendable {
         self.features = LabelLimiter(limit: maxFeatures)
         self.inFlight = registry.makeGauge(descriptor: Self.name("requests_in_flight", unit: "", help: "Calls being served right now."))
         self.policyInfo = NIOLockedValueBox(nil)
-        self.policyLoadedAt = registry.makeGauge(descriptor: Self.name("policy_loaded_timestamp", unit: "seconds", help: "Unix time the policy in force was loaded; its age is time() minus this."))
+        self.policyLoadedAt = registry.makeGauge(descriptor: Self.name("policy_loaded_timestamp", unit: "seconds", help: "Unix time the policy in force was loaded."))
+        self.policyAge = registry.makeGauge(descriptor: Self.name("policy_age", unit: "seconds", help: "Seconds since the policy in force was loaded (set at scrape time)."))
     }
 
     /// Records the policy in force: `sluice_policy_info{version}` 1 and its load time.
@@ -41,6 +44,7 @@ public final class SidecarMetrics: Sendable {
             old = gauge
         }
         policyLoadedAt.set(to: unixSeconds)
+        loadedAtSeconds.withLockedValue { $0 = unixSeconds }
     }
 
     // MARK: Families (registered once each; the registry dedupes by name and labels)
@@ -78,8 +82,11 @@ public final class SidecarMetrics: Sendable {
     }
 
     /// The Prometheus text exposition of every metric.
-    public func exposition() -> String {
-        registry.emitToString()
+    public func exposition(now unixSeconds: Double) -> String {
+        if let loaded = loadedAtSeconds.withLockedValue({ $0 }) {
+            policyAge.set(to: max(0, unixSeconds - loaded))
+        }
+        return registry.emitToString()
     }
 }
 
