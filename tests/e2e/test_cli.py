@@ -392,7 +392,10 @@ def test_sigterm_lets_an_http2_stream_finish(make_sidecar, mock):
             assert line, b"".join(seen).decode(errors="replace")
             seen.append(line)
         sidecar.proc.popen.send_signal(signal.SIGTERM)
-        rest, _ = client.communicate(timeout=20)
+        # Read the rest through the same buffered reader: communicate(timeout=...) reads the
+        # raw pipe and would drop whatever readline() had already buffered.
+        client.wait(timeout=20)
+        rest = client.stdout.read()
     finally:
         if client.poll() is None:
             client.kill()
