@@ -124,19 +124,23 @@ public struct LocalReply: Sendable {
     public var status: Int
     public var headers: [(String, String)]
     public var body: String
+    /// The stable error code, for Sluice's own errors (sent as `x-sluice-error-code`).
+    public var errorCode: SluiceErrorCode?
 
-    public init(status: Int, headers: [(String, String)] = [], body: String) {
+    public init(status: Int, headers: [(String, String)] = [], body: String, errorCode: SluiceErrorCode? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.errorCode = errorCode
     }
 
     /// An error in the caller's API shape with a stable code.
     public static func error(_ code: SluiceErrorCode, _ message: String, family: APIFamily, param: String? = nil, headers: [(String, String)] = []) -> LocalReply {
         LocalReply(
             status: code.status,
-            headers: headers + [("x-sluice-error-code", code.rawValue)],
-            body: WireError.body(family: family, code: code, message: message, param: param)
+            headers: headers,
+            body: WireError.body(family: family, code: code, message: message, param: param),
+            errorCode: code
         )
     }
 }

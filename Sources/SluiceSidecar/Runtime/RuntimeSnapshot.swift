@@ -26,8 +26,8 @@ public struct CompiledRoute: Sendable {
     public var name: String
     public var match: RouteMatch
     public var targets: [ResolvedModel]
-    /// Running totals of the targets' weights.
-    public var cumulativeWeights: [Int]
+    /// Each target's weight (at least 1), in target order.
+    public var weights: [Int]
     public var fallbacks: [ResolvedModel]
 }
 
@@ -76,17 +76,15 @@ public final class RuntimeSnapshot: Sendable {
             let family: APIFamily = provider.kind == .anthropic ? .anthropic : .openai
             providers[name] = ResolvedProvider(name: name, family: family, endpoint: endpoint, tlsContext: tls, credential: provider.credential)
         }
-        var byName: [String: ResolvedModel] = [:]
         var resolvedByModelName: [String: ResolvedModel] = [:]
         for (name, model) in policy.models {
             guard let provider = providers[model.provider] else {
                 throw CompileError(description: "model \(name): unknown provider \(model.provider)")
             }
-            let resolved = ResolvedModel(name: name, upstreamModel: model.upstreamModel, prices: model.prices, provider: provider)
-            resolvedByModelName[name] = resolved
-            byName[name] = resolved
+            resolvedByModelName[name] = ResolvedModel(name: name, upstreamModel: model.upstreamModel, prices: model.prices, provider: provider)
         }
-        for (_, model) in policy.models {
+        var byName = resolvedByModelName
+        for model in policy.models.values {
             for alias in model.aliases where byName[alias] == nil {
                 byName[alias] = resolvedByModelName[model.name]
             }
@@ -100,13 +98,9 @@ public final class RuntimeSnapshot: Sendable {
                 }
                 return model
             }
-            var running = 0
-            let cumulative = route.targets.map { target -> Int in
-                running += max(1, target.weight)
-                return running
-            }
+            let weights = route.targets.map { max(1, $0.weight) }
             let fallbacks = route.fallbacks.compactMap { resolvedByModelName[$0] }
-            return CompiledRoute(name: route.name, match: route.match, targets: targets, cumulativeWeights: cumulative, fallbacks: fallbacks)
+            return CompiledRoute(name: route.name, match: route.match, targets: targets, weights: weights, fallbacks: fallbacks)
         }
         let names = policy.clientModelNames
         self.openAIModelList = "{\"object\":\"list\",\"data\":[" + names.map { name in

@@ -361,12 +361,13 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Upstr
         if call.upstreamStatus == nil { call.outcome = .local }
         call.status = reply.status
         if reply.status >= 400 {
-            call.errorCode = reply.headers.first { $0.0 == "x-sluice-error-code" }.flatMap { SluiceErrorCode(rawValue: $0.1) }
+            call.errorCode = reply.errorCode
             call.errorMessage = reply.body
         }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
         for (name, value) in reply.headers { headers.add(name: name, value: value) }
+        if let code = reply.errorCode { headers.add(name: "x-sluice-error-code", value: code.rawValue) }
         addCommonHeaders(call, &headers)
         headers.replaceOrAdd(name: "content-length", value: String(reply.body.utf8.count))
         pipeline.decorate(call, headers: &headers, trailers: false)

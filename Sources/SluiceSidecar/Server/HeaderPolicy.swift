@@ -2,13 +2,14 @@ import NIOHTTP1
 
 /// Which headers cross the proxy in each direction.
 enum HeaderPolicy {
-    /// Client request headers never sent upstream: hop-by-hop headers, the app's own
+    /// Client request headers never sent upstream (plus every `proxy-*` and `x-sluice-*`):
+    /// hop-by-hop headers, the app's own
     /// credentials (the sidecar sends the provider's), Sluice's attribution headers,
     /// `accept-encoding` (usage is read from the response, so it must arrive uncompressed)
     /// and headers the proxy sets itself (`x-request-id`, `traceparent`).
     static let droppedRequestHeaders: Set<String> = [
-        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-        "upgrade", "proxy-authorization", "proxy-authenticate", "expect", "host", "content-length",
+        "connection", "keep-alive", "te", "trailer", "transfer-encoding",
+        "upgrade", "expect", "host", "content-length",
         "authorization", "x-api-key", "api-key", "accept-encoding", "http2-settings",
         "x-request-id", "traceparent",
     ]

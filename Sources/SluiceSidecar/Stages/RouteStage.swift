@@ -66,21 +66,14 @@ public struct RouteStage: CallStage {
     /// A target by weight among those speaking `family`; nil when none does.
     static func pick(_ route: CompiledRoute, family: APIFamily, randomBits: UInt64) -> ResolvedModel? {
         var total = 0
-        var weights: [Int] = []
-        weights.reserveCapacity(route.targets.count)
-        var previous = 0
-        for (index, target) in route.targets.enumerated() {
-            let weight = route.cumulativeWeights[index] - previous
-            previous = route.cumulativeWeights[index]
-            let usable = target.provider.family == family ? weight : 0
-            weights.append(usable)
-            total += usable
+        for (index, target) in route.targets.enumerated() where target.provider.family == family {
+            total += route.weights[index]
         }
         guard total > 0 else { return nil }
         var roll = Int(randomBits % UInt64(total))
-        for (index, weight) in weights.enumerated() {
-            if roll < weight { return route.targets[index] }
-            roll -= weight
+        for (index, target) in route.targets.enumerated() where target.provider.family == family {
+            if roll < route.weights[index] { return target }
+            roll -= route.weights[index]
         }
         return nil
     }

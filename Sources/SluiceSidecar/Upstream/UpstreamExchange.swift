@@ -193,14 +193,20 @@ final class UpstreamExchange {
     /// the time, so a long stream costs no timer work per event.
     private func armIdleTimer(in delay: TimeAmount) {
         idleTimer = pool.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
-            guard let self, case .receivingBody = self.state else { return }
-            let idle = NIODeadline.now().uptimeNanoseconds &- self.lastActivityNanos
-            let limit = UInt64(self.idleTimeout.nanoseconds)
-            if idle >= limit {
-                self.fail(UpstreamFailure(kind: .timeout, detail: "\(self.key.endpoint) sent nothing for \(limit / 1_000_000_000) s", responseStarted: true))
-            } else {
-                self.armIdleTimer(in: .nanoseconds(Int64(limit - idle)))
-            }
+            self?.checkIdle()
+        }
+    }
+
+    /// Fails the exchange when the body has stalled for `idleTimeout`; otherwise re-arms
+    /// the idle timer for the time left.
+    private func checkIdle() {
+        guard case .receivingBody = state else { return }
+        let idle = NIODeadline.now().uptimeNanoseconds &- lastActivityNanos
+        let limit = UInt64(idleTimeout.nanoseconds)
+        if idle >= limit {
+            fail(UpstreamFailure(kind: .timeout, detail: "\(key.endpoint) sent nothing for \(limit / 1_000_000_000) s", responseStarted: true))
+        } else {
+            armIdleTimer(in: .nanoseconds(Int64(limit - idle)))
         }
     }
 
@@ -209,13 +215,7 @@ final class UpstreamExchange {
         if case .receivingBody = state {
             // The head came in time; this timer now guards against a body that stalls.
             headTimer = nil
-            let idle = NIODeadline.now().uptimeNanoseconds &- lastActivityNanos
-            let limit = UInt64(idleTimeout.nanoseconds)
-            if idle >= limit {
-                fail(UpstreamFailure(kind: .timeout, detail: "\(key.endpoint) sent nothing for \(limit / 1_000_000_000) s", responseStarted: true))
-            } else {
-                armIdleTimer(in: .nanoseconds(Int64(limit - idle)))
-            }
+            checkIdle()
             return
         }
         fail(UpstreamFailure(kind: .timeout, detail: "no response head from \(key.endpoint) within \(headTimeout.nanoseconds / 1_000_000) ms", responseStarted: false))
