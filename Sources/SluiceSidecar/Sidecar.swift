@@ -122,7 +122,7 @@ public final class Sidecar: Service, Sendable {
         let accessLog = try AccessLogSink(destination: configuration.accessLog)
         let metrics = SidecarMetrics()
         metrics.policyLoaded(version: version, at: Date().timeIntervalSince1970)
-        let pipeline = Pipeline.standard(defaults: configuration.defaults, metrics: metrics, accessLog: accessLog)
+        let pipeline = Pipeline.standard(defaults: configuration.defaults, metrics: metrics, accessLog: accessLog, upstream: UpstreamCall(timeouts: configuration.egress.upstreamTimeouts))
         let quiescing = ServerQuiescingHelper(group: group)
         let egress = try await EgressServer.start(
             host: configuration.listenHost, port: configuration.listenPort, group: group,

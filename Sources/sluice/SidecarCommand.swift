@@ -89,8 +89,7 @@ extension SidecarOptions {
             adminHost: admin.host, adminPort: admin.port,
             egress: EgressSettings(
                 maxRequestBodyBytes: maxBodyBytes,
-                upstreamHeadTimeout: .seconds(Int64(upstreamTimeout)),
-                upstreamIdleTimeout: .seconds(Int64(upstreamIdleTimeout))
+                upstreamTimeouts: UpstreamTimeouts(head: .seconds(Int64(upstreamTimeout)), idle: .seconds(Int64(upstreamIdleTimeout)))
             ),
             defaults: SidecarConfiguration.defaultAttribution(from: environment),
             accessLog: destination,

@@ -37,19 +37,63 @@ public enum CallOutcome: String, Sendable, Equatable {
     case upstreamBroken = "upstream_broken"
 }
 
+/// How the client reached the sidecar.
+public enum Transport: String, Sendable, Equatable {
+    /// HTTP/1.1 on its own connection.
+    case h1
+    /// One stream of a cleartext HTTP/2 connection.
+    case h2
+}
+
+/// Why an upstream attempt failed.
+public enum UpstreamFailureKind: String, Sendable, Equatable {
+    /// No connection could be opened (refused, unreachable, TLS handshake, pool wait).
+    case connect
+    /// No response head in time, or a body that stalled.
+    case timeout
+    /// The provider closed the connection before the answer began.
+    case closed
+    /// The provider sent something that is not HTTP/1.1.
+    case protocolError = "protocol"
+    /// The answer had begun and was cut off.
+    case brokenStream = "broken_stream"
+}
+
+/// One try at getting the call's answer from a provider. A call records every attempt in
+/// order (``Call/attempts``); resilience stages add attempts, the access log and metrics
+/// read them.
+public struct Attempt: Sendable {
+    /// The model (and through it the provider) this attempt went to.
+    public var target: ResolvedModel
+    /// Monotonic time the attempt started, nanoseconds.
+    public var startNanos: UInt64
+    /// The provider's status, once its head arrived.
+    public var status: Int?
+    /// Why the attempt failed, if it did.
+    public var failure: UpstreamFailureKind?
+    /// Whether the proxy asked for stream usage the client did not ask for (to hide it again).
+    public var hideInjectedUsage: Bool
+
+    public init(target: ResolvedModel, startNanos: UInt64, hideInjectedUsage: Bool = false) {
+        self.target = target
+        self.startNanos = startNanos
+        self.hideInjectedUsage = hideInjectedUsage
+    }
+}
+
 /// Everything known about one request on its way through the pipeline.
 ///
 /// A `Call` lives on its connection's event loop and is touched only there, so stages read
 /// and write its fields without locks. Fields are filled in stage order: the parse stage
 /// sets `endpoint` and `request`, identify sets `attribution`, route sets `route` and
-/// `target`, the upstream stage and the relay set the response fields, account sets `cost`.
+/// `target`, each upstream attempt appends to `attempts`, the response side sets status,
+/// usage and timings, account sets `cost`.
 public final class Call {
     // Request, as received.
     public let id: String
     public let head: HTTPRequestHead
     public let body: ByteBuffer
-    /// `h1` or `h2`.
-    public let transport: String
+    public let transport: Transport
     /// Monotonic start time, nanoseconds.
     public let startNanos: UInt64
     public let snapshot: RuntimeSnapshot
@@ -71,36 +115,37 @@ public final class Call {
     public var attribution = Attribution()
     public var routeName: String?
     public var target: ResolvedModel?
-    /// The body to send upstream (the client's, possibly edited).
-    public var upstreamBody: ByteBuffer?
-    /// Whether the proxy asked for stream usage the client did not ask for.
-    public var hideInjectedUsage = false
+    /// The upstream attempts made so far, in order.
+    public var attempts: [Attempt] = []
     /// W3C trace context of this call (set by the trace stage).
     public var trace: TraceContext?
     /// Whether the metrics stage counted this call as in flight.
     public var countedInFlight = false
+    /// How many stages' `enter` hooks ran (their `finish` hooks run; later ones' do not).
+    public internal(set) var enteredStages = 0
+    /// The loop's upstream pool (nil in tests that build calls by hand).
+    let upstreamPool: UpstreamPool?
 
     // Response side.
     public var status: Int = 0
-    public var upstreamStatus: Int?
     public var streamed = false
     public var usage: TokenUsage?
     public var costUSD: Double?
     public var errorCode: SluiceErrorCode?
     public var errorMessage: String?
-    public var upstreamStartNanos: UInt64?
+    /// When the first byte of the answer's source arrived (monotonic nanoseconds).
     public var firstByteNanos: UInt64?
-    /// Why the upstream call failed, if it did (`connect`, `timeout`, `closed`, `protocol`).
-    public var upstreamFailure: String?
+    /// Set once the call is over: `finish` hooks ran and nothing may touch the call again.
     public var endNanos: UInt64?
     public var outcome: CallOutcome = .completed
     public var bytesOut = 0
 
-    public convenience init(id: String, head: HTTPRequestHead, body: ByteBuffer, transport: String, startNanos: UInt64, snapshot: RuntimeSnapshot, credentials: CredentialSet, family: APIFamily, randomBits: UInt64 = 0) {
-        self.init(id: id, head: head, body: body, transport: transport, startNanos: startNanos, snapshot: snapshot, credentials: credentials, family: family, randomBits: randomBits, traceBits: (randomBits ^ 0x5DEE_CE66_D1CE_4E5B, randomBits &* 0x9E37_79B9_7F4A_7C15, randomBits | 1), wallClock: WallClockCache(), loopLocal: LoopLocalStorage())
+    public convenience init(id: String, head: HTTPRequestHead, body: ByteBuffer, transport: Transport, startNanos: UInt64, snapshot: RuntimeSnapshot, credentials: CredentialSet, family: APIFamily, randomBits: UInt64 = 0) {
+        self.init(id: id, head: head, body: body, transport: transport, startNanos: startNanos, snapshot: snapshot, credentials: credentials, family: family, randomBits: randomBits, traceBits: (randomBits ^ 0x5DEE_CE66_D1CE_4E5B, randomBits &* 0x9E37_79B9_7F4A_7C15, randomBits | 1), wallClock: WallClockCache(), loopLocal: LoopLocalStorage(), upstreamPool: nil)
     }
 
-    init(id: String, head: HTTPRequestHead, body: ByteBuffer, transport: String, startNanos: UInt64, snapshot: RuntimeSnapshot, credentials: CredentialSet, family: APIFamily, randomBits: UInt64, traceBits: (high: UInt64, low: UInt64, span: UInt64), wallClock: WallClockCache, loopLocal: LoopLocalStorage) {
+    init(id: String, head: HTTPRequestHead, body: ByteBuffer, transport: Transport, startNanos: UInt64, snapshot: RuntimeSnapshot, credentials: CredentialSet, family: APIFamily, randomBits: UInt64, traceBits: (high: UInt64, low: UInt64, span: UInt64), wallClock: WallClockCache, loopLocal: LoopLocalStorage, upstreamPool: UpstreamPool?) {
+        self.upstreamPool = upstreamPool
         self.traceBits = traceBits
         self.wallClock = wallClock
         self.loopLocal = loopLocal
@@ -117,22 +162,40 @@ public final class Call {
 
     /// The endpoint label for logs and metrics (`unknown` when none matched).
     public var endpointLabel: String { endpoint?.label ?? "unknown" }
+
+    /// Whether the call is over (its `finish` hooks ran).
+    public var isFinished: Bool { endNanos != nil }
+
+    /// The last attempt's provider status.
+    public var upstreamStatus: Int? { attempts.last?.status }
+
+    /// Why the last attempt failed, if it did.
+    public var upstreamFailure: UpstreamFailureKind? { attempts.last?.failure }
+
+    /// When the first upstream attempt started.
+    public var upstreamStartNanos: UInt64? { attempts.first?.startNanos }
 }
 
-/// A response Sluice makes itself instead of calling upstream.
+/// A response Sluice makes itself instead of calling upstream: JSON by default, or any
+/// content type — `text/event-stream` bodies are sent as a stream, event by event.
 public struct LocalReply: Sendable {
     public var status: Int
     public var headers: [(String, String)]
+    public var contentType: String
     public var body: String
     /// The stable error code, for Sluice's own errors (sent as `x-sluice-error-code`).
     public var errorCode: SluiceErrorCode?
 
-    public init(status: Int, headers: [(String, String)] = [], body: String, errorCode: SluiceErrorCode? = nil) {
+    public init(status: Int, headers: [(String, String)] = [], contentType: String = "application/json", body: String, errorCode: SluiceErrorCode? = nil) {
         self.status = status
         self.headers = headers
+        self.contentType = contentType
         self.body = body
         self.errorCode = errorCode
     }
+
+    /// Whether the body is a server-sent event stream.
+    public var isEventStream: Bool { contentType.hasPrefix("text/event-stream") }
 
     /// An error in the caller's API shape with a stable code.
     public static func error(_ code: SluiceErrorCode, _ message: String, family: APIFamily, param: String? = nil, headers: [(String, String)] = []) -> LocalReply {

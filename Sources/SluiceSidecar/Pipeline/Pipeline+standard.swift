@@ -13,14 +13,17 @@
 /// top to bottom for every stage, so account prices a call before metrics and the access
 /// log read the cost.
 ///
-/// then the upstream call (``EgressHandler`` with the loop's ``UpstreamPool``), which
-/// sends the provider's credential and relays the answer.
+/// then the terminal step, ``UpstreamCall``: one attempt (recorded in ``Call/attempts``)
+/// built by ``UpstreamRequest`` for the call's target and run by an ``UpstreamExchange``
+/// over the loop's ``UpstreamPool``. Its ``ResponseSource`` — or a local reply's — feeds
+/// the ``EgressHandler``, whose ``CallLifecycle`` decides how the answer is written.
+/// Stages that set `wrapsCall` get an around-hook over that step (retry, failover, cache).
 ///
 /// Stages still to come slot in by name: admission (rate limits, lanes, budgets) after
 /// route; cache and coalescing after admission; metrics and spend beside account.
 extension Pipeline {
     /// The standard pipeline for a sidecar.
-    public static func standard(defaults: Attribution, metrics: SidecarMetrics, accessLog: AccessLogSink) -> Pipeline {
+    public static func standard(defaults: Attribution, metrics: SidecarMetrics, accessLog: AccessLogSink, upstream: UpstreamCall = UpstreamCall()) -> Pipeline {
         Pipeline(stages: [
             TraceStage(),
             ParseStage(),
@@ -30,6 +33,6 @@ extension Pipeline {
             AccountStage(),
             MetricsStage(metrics: metrics),
             AccessLogStage(sink: accessLog),
-        ])
+        ], terminal: upstream)
     }
 }

@@ -46,7 +46,7 @@ final class EgressServer: Sendable {
                             withPipeliningAssistance: true, withServerUpgrade: nil,
                             withErrorHandling: true, withOutboundHeaderValidation: false
                         )
-                        try sync.addHandler(EgressHandler(loop: loop, settings: settings, pipeline: pipeline, transport: "h1"))
+                        try sync.addHandler(EgressHandler(loop: loop, settings: settings, pipeline: pipeline, transport: .h1))
                     },
                     http2: { sync in
                         var connection = NIOHTTP2Handler.ConnectionConfiguration()
@@ -68,7 +68,7 @@ final class EgressServer: Sendable {
                         ) { stream in
                             do {
                                 try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                                try stream.pipeline.syncOperations.addHandler(EgressHandler(loop: loop, settings: settings, pipeline: pipeline, transport: "h2"))
+                                try stream.pipeline.syncOperations.addHandler(EgressHandler(loop: loop, settings: settings, pipeline: pipeline, transport: .h2))
                                 return stream.eventLoop.makeSucceededVoidFuture()
                             } catch {
                                 return stream.eventLoop.makeFailedFuture(error)

@@ -1,16 +1,20 @@
+import Foundation
 import NIOHTTP1
 
 /// Which headers cross the proxy in each direction.
 enum HeaderPolicy {
-    /// Client request headers never sent upstream (plus every `proxy-*` and `x-sluice-*`):
-    /// hop-by-hop headers, the app's own
-    /// credentials (the sidecar sends the provider's), Sluice's attribution headers,
-    /// `accept-encoding` (usage is read from the response, so it must arrive uncompressed)
-    /// and headers the proxy sets itself (`x-request-id`, `traceparent`).
+    /// Client request headers never sent upstream (plus every `proxy-*` and `x-sluice-*`,
+    /// and any header the client's `Connection:` names, RFC 9110 §7.6.1): hop-by-hop
+    /// headers, the app's own credentials and account selectors (the sidecar sends the
+    /// provider's key, so the app must not pick an OpenAI organization or project under it),
+    /// Sluice's attribution headers, `accept-encoding` (usage is read from the response, so
+    /// it must arrive uncompressed) and headers the proxy sets itself (`x-request-id`,
+    /// `traceparent`).
     static let droppedRequestHeaders: Set<String> = [
         "connection", "keep-alive", "te", "trailer", "transfer-encoding",
         "upgrade", "expect", "host", "content-length",
         "authorization", "x-api-key", "api-key", "accept-encoding", "http2-settings",
+        "openai-organization", "openai-project",
         "x-request-id", "traceparent",
     ]
 
@@ -26,12 +30,26 @@ enum HeaderPolicy {
     static func forwardedRequestHeaders(_ headers: HTTPHeaders) -> HTTPHeaders {
         var out = HTTPHeaders()
         out.reserveCapacity(headers.count + 4)
+        let named = connectionOptions(headers)
         for (name, value) in headers {
             let lower = lowercased(name)
             if droppedRequestHeaders.contains(lower) || lower.hasPrefix("x-sluice-") || lower.hasPrefix("proxy-") { continue }
+            if let named, named.contains(lower) { continue }
             out.add(name: name, value: value)
         }
         return out
+    }
+
+    /// The header names listed in `Connection:` (lower case), or nil when there is none
+    /// (the common case costs no allocation).
+    static func connectionOptions(_ headers: HTTPHeaders) -> Set<String>? {
+        guard headers.contains(name: "connection") else { return nil }
+        var names = Set<String>()
+        for value in headers[canonicalForm: "connection"] {
+            let name = value.trimmingCharacters(in: .whitespaces).lowercased()
+            if !name.isEmpty, name != "close", name != "keep-alive" { names.insert(name) }
+        }
+        return names.isEmpty ? nil : names
     }
 
     /// `name` in lower case, without allocating when it already is (HTTP/2 names always

@@ -4,6 +4,7 @@ import SluiceWire
 /// how long it took. Field reference: README, "Access log".
 public struct AccessLogStage: CallStage {
     public let name = "access-log"
+    public var finishesEveryCall: Bool { true }
     let sink: AccessLogSink
 
     public init(sink: AccessLogSink) {
@@ -26,7 +27,7 @@ public struct AccessLogStage: CallStage {
         line.add("method", call.head.method.rawValue)
         line.add("path", String(Endpoint.pathWithoutQuery(call.head.uri).prefix(256)))
         line.add("endpoint", call.endpointLabel)
-        line.add("transport", call.transport)
+        line.add("transport", call.transport.rawValue)
         line.add("tenant", call.attribution.tenant)
         line.add("feature", call.attribution.feature)
         line.add("user", call.attribution.user)
@@ -42,7 +43,7 @@ public struct AccessLogStage: CallStage {
         line.add("upstream_status", call.upstreamStatus)
         line.add("outcome", call.outcome.rawValue)
         line.add("error_code", call.errorCode?.rawValue)
-        line.add("upstream_failure", call.upstreamFailure)
+        line.add("upstream_failure", call.upstreamFailure?.rawValue)
         line.add("input_tokens", call.usage?.inputTokens)
         line.add("output_tokens", call.usage?.outputTokens)
         line.add("cached_input_tokens", call.usage?.cachedInputTokens)

@@ -7,6 +7,7 @@ import SluiceWire
 /// protocol allows; always in the access log).
 public struct AccountStage: CallStage {
     public let name = "account"
+    public var finishesEveryCall: Bool { true }
 
     public init() {}
 

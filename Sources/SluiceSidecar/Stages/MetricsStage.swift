@@ -7,6 +7,7 @@ import SluiceWire
 /// the hot path takes no registry lock and builds no label arrays once warm.
 public struct MetricsStage: CallStage {
     public let name = "metrics"
+    public var finishesEveryCall: Bool { true }
     let metrics: SidecarMetrics
 
     public init(metrics: SidecarMetrics) {
@@ -46,7 +47,7 @@ public struct MetricsStage: CallStage {
                 .recordNanoseconds(Int64(end &- upstreamStart))
         }
         if let failure = call.upstreamFailure {
-            handles.upstreamErrors(provider: shape.provider, kind: failure).increment()
+            handles.upstreamErrors(provider: shape.provider, kind: failure.rawValue).increment()
         }
         guard let usage = call.usage else { return }
         let spendShape = SpendShape(

@@ -4,8 +4,8 @@ import SluiceWire
 
 /// Route: picks the route whose `match` fits (first in file order), then a weighted
 /// target among those that speak the caller's API; with no matching route, the model the
-/// client named (by name or alias). Rewrites `model` to the upstream name and, for OpenAI
-/// streams, asks for usage so the stream can be priced.
+/// client named (by name or alias). The request for the chosen target (model rewrite,
+/// usage option, credential) is built per attempt by ``UpstreamRequest``.
 public struct RouteStage: CallStage {
     public let name = "route"
     /// Routes without an explicit route are reported as this route name.
@@ -41,9 +41,6 @@ public struct RouteStage: CallStage {
             return .reply(.error(.invalidRequest, "unknown model \(requested.prefix(200)); this sidecar serves: \(known)", family: call.family, param: "model"))
         }
         call.target = chosen
-        let wantsUsage = request.stream && endpoint.usageNeedsStreamOption
-        call.hideInjectedUsage = wantsUsage && !request.clientRequestedUsage
-        call.upstreamBody = request.rewritten(call.body, upstreamModel: chosen.upstreamModel, requestUsage: wantsUsage, allocator: ByteBufferAllocator())
         return .next
     }
 

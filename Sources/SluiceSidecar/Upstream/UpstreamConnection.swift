@@ -28,14 +28,19 @@ final class UpstreamConnection {
         exchange = nil
     }
 
-    func write(_ request: UpstreamRequest) {
+    /// Writes a request; tells the attached exchange once its last byte was handed to the
+    /// socket (written to the kernel, not necessarily read by the peer).
+    func write(_ head: HTTPRequestHead, body: ByteBuffer) {
         requestsStarted += 1
         let channel = self.channel
-        channel.write(HTTPClientRequestPart.head(request.head), promise: nil)
-        if request.body.readableBytes > 0 {
-            channel.write(HTTPClientRequestPart.body(.byteBuffer(request.body)), promise: nil)
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        if body.readableBytes > 0 {
+            channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
         }
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        let exchange = self.exchange
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil)).assumeIsolated().whenSuccess { [weak exchange] in
+            exchange?.connectionDidWriteRequest()
+        }
     }
 
     func setAutoRead(_ on: Bool) {
@@ -62,12 +67,12 @@ final class UpstreamConnection {
     }
 
     func didFail(_ reason: String) {
-        exchange?.connectionDidFail(UpstreamFailure(kind: .closed, detail: reason, responseStarted: false))
+        exchange?.connectionDidFail(ResponseFailure(kind: .closed, detail: reason))
     }
 
     func didBecomeInactive() {
         closed = true
-        exchange?.connectionDidFail(UpstreamFailure(kind: .closed, detail: "connection closed by \(key.endpoint)", responseStarted: false))
+        exchange?.connectionDidFail(ResponseFailure(kind: .closed, detail: "connection closed by \(key.endpoint)"))
         onClose?(self)
     }
 }

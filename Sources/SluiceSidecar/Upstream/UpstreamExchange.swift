@@ -1,87 +1,83 @@
 import NIOCore
 import NIOHTTP1
 
-/// Receives one upstream response, part by part, on the call's event loop.
-protocol UpstreamResponseReceiver: AnyObject {
-    func upstreamDidReceiveHead(_ head: HTTPResponseHead)
-    func upstreamDidReceiveBody(_ buffer: ByteBuffer)
-    func upstreamDidFinish()
-    func upstreamDidFail(_ failure: UpstreamFailure)
-}
+/// How long an upstream exchange may wait at each step.
+public struct UpstreamTimeouts: Sendable, Equatable {
+    /// From the start of the attempt (pool wait and connect included) to the response head.
+    public var head: TimeAmount
+    /// Longest gap between body bytes once the response has begun. Time the client spends
+    /// not reading (backpressure) does not count: that is the client's pace, not the provider's.
+    public var idle: TimeAmount
 
-/// Why an upstream call failed, and whether the response had already begun.
-struct UpstreamFailure: Error, CustomStringConvertible {
-    enum Kind: String {
-        case connect
-        case timeout
-        case closed
-        case protocolError = "protocol"
+    public init(head: TimeAmount = .seconds(600), idle: TimeAmount = .seconds(300)) {
+        self.head = head
+        self.idle = idle
     }
-
-    var kind: Kind
-    var detail: String
-    var responseStarted: Bool
-
-    var description: String { "\(kind.rawValue): \(detail)" }
 }
 
-/// A request ready to write upstream.
-struct UpstreamRequest {
-    var head: HTTPRequestHead
-    var body: ByteBuffer
-}
-
-/// One request/response exchange over a pooled upstream connection.
+/// One request/response exchange with a provider over a pooled connection: the
+/// ``ResponseSource`` of an upstream attempt.
 ///
 /// Owns its connection from the moment the pool hands one over until the response ends
 /// (the connection goes back to the pool) or fails or is cancelled (it is closed). A
-/// request that fails on a reused keep-alive connection before any response byte arrived
-/// is tried once more on a fresh connection: the server closed an idle socket, which is
-/// not the provider failing.
-final class UpstreamExchange {
+/// request is sent again on a fresh connection only when the provider cannot have seen it:
+/// a reused keep-alive connection turned out closed before the request was fully handed to
+/// the socket (RFC 9110 §9.2.2). Once the request is written, a failure is the attempt's
+/// failure; retrying it is the resilience stage's decision, under its budget.
+final class UpstreamExchange: ResponseSource {
     private let pool: UpstreamPool
     private let key: UpstreamPool.Key
     private let request: UpstreamRequest
-    private let headTimeout: TimeAmount
-    private let idleTimeout: TimeAmount
+    private let timeouts: UpstreamTimeouts
+    private let call: Call
+    private let attemptIndex: Int
+    private weak var sink: (any ResponseSink)?
+    private var connection: UpstreamConnection?
+    private var lease: PoolLease?
+    private var headTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
     private var lastActivityNanos: UInt64 = 0
-    private weak var receiver: (any UpstreamResponseReceiver)?
-    private var connection: UpstreamConnection?
-    private var headTimer: Scheduled<Void>?
-    private var state: State = .waitingForConnection
+    private var state: State = .idle
     private var retriedOnFreshConnection = false
     private var responseKeepAlive = true
+    private var requestWritten = false
+    private var demand = true
 
     private enum State {
+        case idle
         case waitingForConnection
         case awaitingHead
         case receivingBody
         case done
     }
 
-    init(pool: UpstreamPool, key: UpstreamPool.Key, request: UpstreamRequest, headTimeout: TimeAmount, idleTimeout: TimeAmount, receiver: any UpstreamResponseReceiver) {
+    init(pool: UpstreamPool, key: UpstreamPool.Key, request: UpstreamRequest, timeouts: UpstreamTimeouts, call: Call, attemptIndex: Int) {
         self.pool = pool
         self.key = key
         self.request = request
-        self.headTimeout = headTimeout
-        self.idleTimeout = idleTimeout
-        self.receiver = receiver
+        self.timeouts = timeouts
+        self.call = call
+        self.attemptIndex = attemptIndex
     }
 
-    func start() {
-        headTimer = pool.eventLoop.assumeIsolated().scheduleTask(in: headTimeout) { [weak self] in
+    func start(sink: any ResponseSink) {
+        guard case .idle = state else { return }
+        self.sink = sink
+        state = .waitingForConnection
+        headTimer = pool.eventLoop.assumeIsolated().scheduleTask(in: timeouts.head) { [weak self] in
             self?.timedOut()
         }
-        lease(fresh: false)
+        requestConnection(fresh: false)
     }
 
-    private func lease(fresh: Bool) {
-        pool.lease(key, fresh: fresh) { [weak self] result in
+    private func requestConnection(fresh: Bool) {
+        let deadline = NIODeadline.now() + timeouts.head
+        lease = pool.lease(key, fresh: fresh, deadline: deadline) { [weak self] result in
             guard let self else {
                 if case .success(let connection) = result { connection.close() }
                 return
             }
+            self.lease = nil
             guard case .waitingForConnection = self.state else {
                 if case .success(let connection) = result { self.pool.release(connection, reusable: true) }
                 return
@@ -90,7 +86,7 @@ final class UpstreamExchange {
             case .success(let connection):
                 self.send(on: connection)
             case .failure(let error):
-                self.fail(UpstreamFailure(kind: .connect, detail: "\(self.key.endpoint): \(error)", responseStarted: false))
+                self.fail(ResponseFailure(kind: .connect, detail: "\(self.key.endpoint): \(error)"))
             }
         }
     }
@@ -98,23 +94,31 @@ final class UpstreamExchange {
     private func send(on connection: UpstreamConnection) {
         self.connection = connection
         state = .awaitingHead
+        requestWritten = false
         connection.attach(self)
-        connection.write(request)
+        connection.write(request.head, body: request.body)
     }
 
-    /// Stops reading from upstream while the client cannot keep up.
-    func pauseReading() { connection?.setAutoRead(false) }
+    func setDemand(_ wanted: Bool) {
+        guard wanted != demand else { return }
+        demand = wanted
+        if wanted {
+            // The client caught up: the provider's silence is measured from now.
+            lastActivityNanos = NIODeadline.now().uptimeNanoseconds
+        }
+        connection?.setAutoRead(wanted)
+    }
 
-    /// Resumes reading from upstream.
-    func resumeReading() { connection?.setAutoRead(true) }
-
-    /// Abandons the exchange (the client went away): closes the connection, tells no one.
+    /// Abandons the exchange (the client went away): a connection still waited for is
+    /// parked when it comes; one carrying the request is closed (which also tells the
+    /// provider to stop generating).
     func cancel() {
         guard !isDone else { return }
         state = .done
-        headTimer?.cancel()
-        idleTimer?.cancel()
-        receiver = nil
+        sink = nil
+        stopTimers()
+        lease?.cancel()
+        lease = nil
         if let connection {
             connection.detach()
             connection.close()
@@ -128,7 +132,17 @@ final class UpstreamExchange {
         return false
     }
 
+    private var isResponseStarted: Bool {
+        if case .receivingBody = state { return true }
+        return false
+    }
+
     // MARK: Events from the connection
+
+    /// The request's last byte was handed to the socket.
+    func connectionDidWriteRequest() {
+        requestWritten = true
+    }
 
     func connectionDidReceive(_ part: HTTPClientResponsePart) {
         switch (state, part) {
@@ -137,34 +151,37 @@ final class UpstreamExchange {
             responseKeepAlive = head.isKeepAlive
             state = .receivingBody
             lastActivityNanos = NIODeadline.now().uptimeNanoseconds
+            call.attempts[attemptIndex].status = Int(head.status.code)
             if head.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true {
                 // Streams can run for minutes: watch the gaps between events.
                 headTimer?.cancel()
                 headTimer = nil
-                armIdleTimer(in: idleTimeout)
+                armIdleTimer(in: timeouts.idle)
             }
             // JSON bodies follow their head at once; the head timer, left running, then
             // acts as the idle check (one timer per call instead of two).
-            receiver?.upstreamDidReceiveHead(head)
+            // Hop-by-hop and framing headers stay here; so does anything posing as Sluice's own.
+            sink?.sourceDidEmitHead(HTTPResponseHead(version: head.version, status: head.status, headers: HeaderPolicy.relayedResponseHeaders(head.headers)))
         case (.receivingBody, .body(let buffer)):
             lastActivityNanos = NIODeadline.now().uptimeNanoseconds
-            receiver?.upstreamDidReceiveBody(buffer)
+            sink?.sourceDidEmitBody(buffer)
         case (.receivingBody, .end):
             state = .done
-            idleTimer?.cancel()
-            headTimer?.cancel()
+            stopTimers()
             if let connection {
                 connection.detach()
                 pool.release(connection, reusable: responseKeepAlive)
             }
             connection = nil
-            receiver?.upstreamDidFinish()
+            sink?.sourceDidEnd()
+        case (.done, _):
+            break
         default:
-            connectionDidFail(UpstreamFailure(kind: .protocolError, detail: "unexpected response part", responseStarted: isResponseStarted))
+            connectionDidFail(ResponseFailure(kind: .protocolError, detail: "unexpected response part"))
         }
     }
 
-    func connectionDidFail(_ failure: UpstreamFailure) {
+    func connectionDidFail(_ failure: ResponseFailure) {
         guard !isDone else { return }
         let wasReused = (connection?.requestsStarted ?? 0) > 1
         if let connection {
@@ -173,20 +190,14 @@ final class UpstreamExchange {
             pool.forget(connection)
         }
         connection = nil
-        if case .awaitingHead = state, wasReused, !retriedOnFreshConnection {
+        if case .awaitingHead = state, wasReused, !requestWritten, !retriedOnFreshConnection {
+            // A stale keep-alive connection: the provider cannot have seen the request.
             retriedOnFreshConnection = true
             state = .waitingForConnection
-            lease(fresh: true)
+            requestConnection(fresh: true)
             return
         }
-        var failure = failure
-        failure.responseStarted = isResponseStarted
         fail(failure)
-    }
-
-    private var isResponseStarted: Bool {
-        if case .receivingBody = state { return true }
-        return false
     }
 
     /// One timer per exchange, re-armed only when it fires early: body parts just stamp
@@ -197,14 +208,19 @@ final class UpstreamExchange {
         }
     }
 
-    /// Fails the exchange when the body has stalled for `idleTimeout`; otherwise re-arms
-    /// the idle timer for the time left.
+    /// Fails the exchange when the body has stalled for the idle timeout while the client
+    /// was reading; otherwise re-arms the idle timer for the time left.
     private func checkIdle() {
         guard case .receivingBody = state else { return }
+        let limit = UInt64(timeouts.idle.nanoseconds)
+        guard demand else {
+            // Paused by the client: not the provider's silence.
+            armIdleTimer(in: timeouts.idle)
+            return
+        }
         let idle = NIODeadline.now().uptimeNanoseconds &- lastActivityNanos
-        let limit = UInt64(idleTimeout.nanoseconds)
         if idle >= limit {
-            fail(UpstreamFailure(kind: .timeout, detail: "\(key.endpoint) sent nothing for \(limit / 1_000_000_000) s", responseStarted: true))
+            fail(ResponseFailure(kind: .timeout, detail: "\(key.endpoint) sent nothing for \(limit / 1_000_000) ms"))
         } else {
             armIdleTimer(in: .nanoseconds(Int64(limit - idle)))
         }
@@ -218,20 +234,62 @@ final class UpstreamExchange {
             checkIdle()
             return
         }
-        fail(UpstreamFailure(kind: .timeout, detail: "no response head from \(key.endpoint) within \(headTimeout.nanoseconds / 1_000_000) ms", responseStarted: false))
+        fail(ResponseFailure(kind: .timeout, detail: "no response head from \(key.endpoint) within \(timeouts.head.nanoseconds / 1_000_000) ms"))
     }
 
-    private func fail(_ failure: UpstreamFailure) {
-        guard !isDone else { return }
-        state = .done
+    private func stopTimers() {
         headTimer?.cancel()
+        headTimer = nil
         idleTimer?.cancel()
+        idleTimer = nil
+    }
+
+    private func fail(_ failure: ResponseFailure) {
+        guard !isDone else { return }
+        let started = isResponseStarted
+        state = .done
+        stopTimers()
+        lease?.cancel()
+        lease = nil
         if let connection {
             connection.detach()
             connection.close()
             pool.forget(connection)
         }
         connection = nil
-        receiver?.upstreamDidFail(failure)
+        var failure = failure
+        if started, failure.kind != .timeout { failure.kind = .brokenStream }
+        call.attempts[attemptIndex].failure = failure.kind
+        sink?.sourceDidFail(failure)
+    }
+}
+
+/// Where a call's answer comes from when no stage produced another.
+public protocol CallTerminal: Sendable {
+    /// A source for the call's current target.
+    func source(for call: Call) -> any ResponseSource
+}
+
+/// The terminal step of the pipeline: an upstream attempt to the call's `target`, recorded
+/// on the call, over the loop's pool.
+public struct UpstreamCall: CallTerminal {
+    public var timeouts: UpstreamTimeouts
+
+    public init(timeouts: UpstreamTimeouts = UpstreamTimeouts()) {
+        self.timeouts = timeouts
+    }
+
+    public func source(for call: Call) -> any ResponseSource {
+        guard let target = call.target, let pool = call.upstreamPool else {
+            return LocalReplySource(.error(.internalError, "no upstream target was chosen", family: call.family))
+        }
+        let request = UpstreamRequest(for: call, target: target)
+        var attempt = Attempt(target: target, startNanos: NIODeadline.now().uptimeNanoseconds, hideInjectedUsage: request.hideInjectedUsage)
+        attempt.hideInjectedUsage = request.hideInjectedUsage
+        call.attempts.append(attempt)
+        return UpstreamExchange(
+            pool: pool, key: UpstreamPool.Key(endpoint: target.provider.endpoint, tls: target.provider.tlsContext),
+            request: request, timeouts: timeouts, call: call, attemptIndex: call.attempts.count - 1
+        )
     }
 }

@@ -72,16 +72,19 @@ final class UpstreamPool {
 
     /// Hands over an idle connection, a new one, or queues the caller until one is free.
     /// `fresh` skips idle connections.
-    func lease(_ key: Key, fresh: Bool, _ callback: @escaping LeaseCallback) {
+    @discardableResult
+    func lease(_ key: Key, fresh: Bool, deadline: NIODeadline, _ callback: @escaping LeaseCallback) -> PoolLease {
+        let ticket = PoolLease()
         if !fresh, let connection = popIdle(key) {
             callback(.success(connection))
-            return
+            return ticket
         }
         if openCount[key, default: 0] < configuration.maxConnectionsPerEndpoint {
             connect(key, callback)
         } else {
             waiters[key, default: []].append(callback)
         }
+        return ticket
     }
 
     /// Takes a connection back after a response ended.
@@ -196,6 +199,13 @@ final class UpstreamPool {
             }
         }
     }
+}
+
+/// A ticket for one lease request.
+final class PoolLease {
+    private(set) var isCancelled = false
+    /// Withdraws the request.
+    func cancel() { isCancelled = true }
 }
 
 extension String {
