@@ -5,10 +5,10 @@ import SluiceWire
 
 @Suite struct AccessLogStageTests {
     @Test func lineIsJSONWithTheDocumentedFields() throws {
-        let call = try makeCall(body: #"{"model":"fast","stream":true}"#, headers: [("x-sluice-user", "u\"1")].filter { _ in false } + [("x-sluice-feature", "search")])
+        let call = try makeCall(body: #"{"model":"fast","stream":true}"#, headers: [("x-sluice-user", "u-1"), ("x-sluice-feature", "search")])
         #expect(run([ParseStage(), IdentifyStage(defaults: Attribution(tenant: "t1")), RouteStage(), AccountStage()], call) == nil)
         call.status = 200
-        call.upstreamStatus = 200
+        call.recordAttempt(status: 200)
         call.usage = TokenUsage(inputTokens: 10, outputTokens: 5, cachedInputTokens: 0)
         call.firstByteNanos = 1_500_000
         call.endNanos = 12_345_678
@@ -25,6 +25,8 @@ import SluiceWire
         #expect(object["latency_ms"] as? Double == 12.345)
         #expect(object["ttfb_ms"] as? Double == 1.5)
         #expect((object["cost_usd"] as? Double).map { abs($0 - 0.0000045) < 1e-12 } == true)
-        #expect(object["user"] == nil)
+        #expect(object["user"] as? String == "u-1")
+        #expect(object["transport"] as? String == "h1")
+        #expect(object["upstream_status"] as? Int == 200)
     }
 }

@@ -11,9 +11,8 @@ import SluiceWire
             #expect(run(stages, call) == nil)
             #expect(metrics.exposition(now: 0).contains("sluice_requests_in_flight 1"))
             call.status = 200
-            call.upstreamStatus = 200
+            call.recordAttempt(status: 200, startNanos: 1_000_000)
             call.firstByteNanos = 2_000_000
-            call.upstreamStartNanos = 1_000_000
             call.endNanos = 50_000_000
             call.usage = TokenUsage(inputTokens: 100, outputTokens: 10, cachedInputTokens: 40)
             for stage in stages { stage.finish(call) }

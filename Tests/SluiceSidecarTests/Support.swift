@@ -29,7 +29,7 @@ func makeCall(
     buffer.writeString(body)
     let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: HTTPHeaders(headers))
     return Call(
-        id: "req-1", head: head, body: buffer, transport: "h1", startNanos: 0, snapshot: snapshot,
+        id: "req-1", head: head, body: buffer, transport: .h1, startNanos: 0, snapshot: snapshot,
         credentials: CredentialSet(), family: Endpoint.guessFamily(path: path, hasAnthropicHeaders: false), randomBits: randomBits
     )
 }
@@ -44,4 +44,15 @@ func run(_ stages: [any CallStage], _ call: Call) -> LocalReply? {
         }
     }
     return nil
+}
+
+extension Call {
+    /// Records an upstream attempt to the call's target, as the upstream step would.
+    func recordAttempt(status: Int?, startNanos: UInt64 = 1_000_000, failure: UpstreamFailureKind? = nil) {
+        guard let target else { return }
+        var attempt = Attempt(target: target, startNanos: startNanos)
+        attempt.status = status
+        attempt.failure = failure
+        attempts.append(attempt)
+    }
 }
