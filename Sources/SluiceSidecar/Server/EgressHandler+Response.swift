@@ -67,15 +67,19 @@ extension EgressHandler {
             guard let head = heldHead else { return }
             heldHead = nil
             call.streamed = true
-            let family = call.attempts.last?.target.provider.family ?? call.family
-            relay = StreamRelay(tracker: StreamUsageTracker(family: family, hideInjectedUsage: call.attempts.last?.hideInjectedUsage ?? false))
+            if sourceIsLocal {
+                relay = StreamRelay(tracker: nil) // Sluice's own events: nothing to price or hide
+            } else {
+                let family = call.attempts.last?.target.provider.family ?? call.family
+                relay = StreamRelay(tracker: StreamUsageTracker(family: family, hideInjectedUsage: call.attempts.last?.hideInjectedUsage ?? false))
+            }
             sendStreamHead(call, head)
         case .holdHead, .bufferBody, .relayBody, .flushHeldAndRelay:
             break
         case .sendHeldAnswer:
             sendHeldAnswer(call)
         case .endStream:
-            if relay?.tracker == nil, let endpoint = call.endpoint, endpoint.isMetered, (200..<300).contains(call.status) {
+            if relay?.tracker == nil, !sourceIsLocal, let endpoint = call.endpoint, endpoint.isMetered, (200..<300).contains(call.status) {
                 call.usage = relay?.tailUsage(family: call.attempts.last?.target.provider.family ?? call.family)
             } else if let tracker = relay?.tracker {
                 call.usage = tracker.usage ?? call.usage

@@ -1,0 +1,276 @@
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import SluicePolicy
+import Testing
+@testable import SluiceSidecar
+import SluiceWire
+
+/// A source a test drives by hand: it records what the handler asked of it.
+final class ScriptedSource: ResponseSource {
+    weak var sink: (any ResponseSink)?
+    var started = 0
+    var cancelled = false
+    var demand: [Bool] = []
+
+    func start(sink: any ResponseSink) {
+        started += 1
+        self.sink = sink
+    }
+
+    func setDemand(_ wanted: Bool) { demand.append(wanted) }
+    func cancel() { cancelled = true }
+
+    func head(_ status: HTTPResponseStatus = .ok, contentType: String = "application/json") {
+        sink?.sourceDidEmitHead(HTTPResponseHead(version: .http1_1, status: status, headers: ["content-type": contentType]))
+    }
+
+    func body(_ text: String) {
+        var buffer = ByteBuffer()
+        buffer.writeString(text)
+        sink?.sourceDidEmitBody(buffer)
+    }
+}
+
+/// The terminal step in these tests: hands out the scripted source and records an attempt.
+final class ScriptedTerminal: CallTerminal, @unchecked Sendable {
+    var sources: [ScriptedSource] = []
+
+    func source(for call: Call) -> any ResponseSource {
+        if let target = call.target { call.attempts.append(Attempt(target: target, startNanos: 1)) }
+        let source = ScriptedSource()
+        sources.append(source)
+        return source
+    }
+}
+
+/// A stage that records finishes, and can suspend until a test completes its promise.
+final class ProbeStage: CallStage, @unchecked Sendable {
+    let name = "probe"
+    var suspendWith: EventLoopPromise<StageDecision>?
+    var entered = 0
+    var finished = 0
+
+    func enter(_ call: Call) -> StageDecision {
+        entered += 1
+        if let promise = suspendWith { return .suspend(promise.futureResult) }
+        return .next
+    }
+
+    func finish(_ call: Call) { finished += 1 }
+}
+
+/// The egress handler as a thin shell, in memory: request parts in, response parts out.
+@Suite struct EgressHandlerTests {
+    let channel = EmbeddedChannel()
+    let terminal = ScriptedTerminal()
+    let probe = ProbeStage()
+    let metrics = SidecarMetrics()
+
+    func install(settings: EgressSettings = EgressSettings(), transport: Transport = .h1, stages: [any CallStage]? = nil) throws {
+        let loop = channel.embeddedEventLoop
+        let snapshot = try RuntimeSnapshot(policy: testPolicy(), version: "t")
+        let context = LoopContext(eventLoop: loop, snapshot: snapshot, credentials: CredentialSet(), pool: UpstreamPool(eventLoop: loop))
+        let list = stages ?? [ParseStage(), IdentifyStage(defaults: Attribution()), probe, RouteStage(), AccountStage(), MetricsStage(metrics: metrics)]
+        let pipeline = Pipeline(stages: list, terminal: terminal)
+        try channel.pipeline.syncOperations.addHandler(EgressHandler(loop: context, settings: settings, pipeline: pipeline, transport: transport))
+    }
+
+    func send(_ body: String, path: String = "/v1/chat/completions", headers: [(String, String)] = [], readComplete: Bool = true) throws {
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: HTTPHeaders(headers))
+        head.headers.add(name: "content-length", value: String(body.utf8.count))
+        // fireChannelRead, not writeInbound: the latter adds a read-complete after each part.
+        channel.pipeline.fireChannelRead(HTTPServerRequestPart.head(head))
+        var buffer = channel.allocator.buffer(capacity: body.utf8.count)
+        buffer.writeString(body)
+        if !body.isEmpty { channel.pipeline.fireChannelRead(HTTPServerRequestPart.body(buffer)) }
+        channel.pipeline.fireChannelRead(HTTPServerRequestPart.end(nil))
+        if readComplete { channel.pipeline.fireChannelReadComplete() }
+    }
+
+    /// Everything written so far: the head, the body text, the end's trailers, and whether the end came.
+    func response() throws -> (head: HTTPResponseHead?, body: String, ended: Bool, trailers: HTTPHeaders?) {
+        var head: HTTPResponseHead?
+        var body = ""
+        var ended = false
+        var trailers: HTTPHeaders?
+        while let part = try channel.readOutbound(as: HTTPServerResponsePart.self) {
+            switch part {
+            case .head(let value): head = value
+            case .body(.byteBuffer(let buffer)): body += String(buffer: buffer)
+            case .body: break
+            case .end(let value): ended = true; trailers = value
+            }
+        }
+        return (head, body, ended, trailers)
+    }
+
+    @Test func heldJSONAnswerGoesOutWithLengthCostAndRoute() throws {
+        try install()
+        try send(#"{"model":"fast"}"#)
+        let source = try #require(terminal.sources.first)
+        #expect(source.started == 1)
+        source.head()
+        source.body(#"{"usage":{"prompt_tokens":10,"#)
+        #expect(try response().head == nil) // held until the end
+        source.body(#""completion_tokens":5}}"#)
+        source.sink?.sourceDidEnd()
+        let (head, body, ended, _) = try response()
+        #expect(head?.status == .ok)
+        #expect(head?.headers.first(name: "content-length") == String(body.utf8.count))
+        #expect(head?.headers.first(name: "x-sluice-route") == "direct")
+        #expect(head?.headers.first(name: "x-sluice-cost-usd") != nil)
+        #expect(ended)
+        #expect(probe.finished == 1)
+    }
+
+    @Test func eventStreamHeadIsFlushedAtOnceAndTrailersCarryTheCost() throws {
+        try install(transport: .h2)
+        try send(#"{"model":"claude-haiku","stream":true}"#, path: "/v1/messages")
+        let source = try #require(terminal.sources.first)
+        source.head(contentType: "text/event-stream")
+        #expect(try response().head?.headers.first(name: "trailer") == "x-sluice-cost-usd")
+        source.body("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":7,\"output_tokens\":1}}}\n\n")
+        #expect(try response().body.contains("message_start"))
+        source.body("event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":9}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
+        source.sink?.sourceDidEnd()
+        let (_, body, ended, trailers) = try response()
+        #expect(body.contains("message_stop"))
+        #expect(ended)
+        #expect(trailers?.first(name: "x-sluice-cost-usd") != nil)
+    }
+
+    @Test func failureBeforeTheHeadIsAnErrorInTheCallersShape() throws {
+        try install()
+        try send(#"{"model":"fast"}"#)
+        let source = try #require(terminal.sources.first)
+        source.sink?.sourceDidFail(ResponseFailure(kind: .timeout, detail: "no head in 3 s"))
+        let (head, body, ended, _) = try response()
+        #expect(head?.status == .gatewayTimeout)
+        #expect(head?.headers.first(name: "x-sluice-error-code") == "upstream_timeout")
+        #expect(body.contains(#""code":"upstream_timeout""#))
+        #expect(ended)
+    }
+
+    @Test func brokenJSONUnderWayIsAbortedNotEndedCleanly() throws {
+        try install(settings: EgressSettings(maxBufferedResponseBytes: 8))
+        try send(#"{"model":"fast"}"#)
+        let source = try #require(terminal.sources.first)
+        source.head()
+        source.body("0123456789") // over the hold limit: relayed from here
+        source.sink?.sourceDidFail(ResponseFailure(kind: .brokenStream, detail: "reset"))
+        let (head, body, ended, _) = try response()
+        #expect(head?.status == .ok)
+        #expect(body == "0123456789")
+        #expect(ended == false, "no clean end, no SSE error event on a JSON answer")
+        #expect(!channel.isActive)
+        #expect(probe.finished == 1)
+    }
+
+    @Test func brokenStreamEndsWithAnErrorEvent() throws {
+        try install()
+        try send(#"{"model":"fast","stream":true}"#)
+        let source = try #require(terminal.sources.first)
+        source.head(contentType: "text/event-stream")
+        source.body("data: {\"choices\":[]}\n\n")
+        source.sink?.sourceDidFail(ResponseFailure(kind: .brokenStream, detail: "reset"))
+        let (_, body, ended, _) = try response()
+        #expect(body.hasSuffix("\n\n") && body.contains(#""code":"upstream_error""#))
+        #expect(ended)
+    }
+
+    @Test func clientBackpressureReachesTheSource() throws {
+        try install()
+        try send(#"{"model":"fast","stream":true}"#)
+        let source = try #require(terminal.sources.first)
+        source.head(contentType: "text/event-stream")
+        channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
+        channel.isWritable = true
+        channel.pipeline.fireChannelWritabilityChanged()
+        #expect(source.demand == [false, true])
+    }
+
+    @Test func upstreamStartsOnlyAtTheEndOfTheRead() throws {
+        try install()
+        try send(#"{"model":"fast"}"#, readComplete: false)
+        let source = try #require(terminal.sources.first)
+        #expect(source.started == 0)
+        channel.pipeline.fireChannelReadComplete()
+        #expect(source.started == 1)
+    }
+
+    @Test func resetInTheSameReadNeverStartsTheUpstream() throws {
+        try install()
+        try send(#"{"model":"fast"}"#, readComplete: false)
+        channel.pipeline.fireChannelInactive()
+        channel.pipeline.fireChannelReadComplete()
+        let source = try #require(terminal.sources.first)
+        #expect(source.started == 0)
+        #expect(probe.finished == 1)
+        #expect(metrics.exposition(now: 0).contains("sluice_requests_in_flight 0"))
+    }
+
+    @Test func clientLeavingMidStreamCancelsTheSourceAndFinishesOnce() throws {
+        try install()
+        try send(#"{"model":"fast","stream":true}"#)
+        let source = try #require(terminal.sources.first)
+        source.head(contentType: "text/event-stream")
+        channel.pipeline.fireChannelInactive()
+        #expect(source.cancelled)
+        source.sink?.sourceDidEnd()
+        #expect(probe.finished == 1)
+    }
+
+    @Test func clientLeavingWhileAStageIsSuspendedStopsThePipeline() throws {
+        try install()
+        probe.suspendWith = channel.embeddedEventLoop.makePromise()
+        try send(#"{"model":"fast"}"#)
+        #expect(probe.entered == 1)
+        channel.pipeline.fireChannelInactive()
+        // The call is over: metrics saw it end, and nothing after the probe runs.
+        #expect(probe.finished == 1)
+        probe.suspendWith?.succeed(.next)
+        channel.embeddedEventLoop.run()
+        #expect(terminal.sources.isEmpty)
+        #expect(metrics.exposition(now: 0).contains("sluice_requests_in_flight 0"))
+    }
+
+    @Test func stagesThatNeverEnteredAreNotFinished() throws {
+        try install()
+        try send(#"{"model":"fast"}"#, path: "/v1/nowhere")
+        let (head, _, ended, _) = try response()
+        #expect(head?.status == .notFound)
+        #expect(ended)
+        #expect(probe.entered == 0)
+        #expect(probe.finished == 0)
+        #expect(metrics.exposition(now: 0).contains(#"status_class="4xx""#))
+    }
+
+    @Test func tooLargeBodyIs413AndTheConnectionCloses() throws {
+        try install(settings: EgressSettings(maxRequestBodyBytes: 4))
+        try send(#"{"model":"fast"}"#)
+        let (head, body, ended, _) = try response()
+        #expect(head?.status == .payloadTooLarge)
+        #expect(head?.headers.first(name: "connection") == "close")
+        #expect(body.contains("request_too_large"))
+        #expect(ended)
+        #expect(terminal.sources.isEmpty)
+    }
+
+    @Test func localServerSentEventsReplyIsStreamed() throws {
+        struct SSEStage: CallStage {
+            let name = "sse"
+            func enter(_ call: Call) -> StageDecision {
+                .reply(LocalReply(status: 200, contentType: "text/event-stream", body: "data: one\n\ndata: two\n\n"))
+            }
+        }
+        try install(stages: [SSEStage()])
+        try send("{}")
+        let (head, body, ended, _) = try response()
+        #expect(head?.headers.first(name: "content-type") == "text/event-stream")
+        #expect(head?.headers.first(name: "content-length") == nil)
+        #expect(body == "data: one\n\ndata: two\n\n")
+        #expect(ended)
+    }
+}
