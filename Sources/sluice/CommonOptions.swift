@@ -65,6 +65,27 @@ struct SidecarOptions: ParsableArguments {
     @Option(name: .long, help: "Largest request body accepted, in bytes (413 beyond).")
     var maxBodyBytes: Int = 10 * 1024 * 1024
 
+    @Option(name: .long, help: "Largest non-stream answer held in memory so its cost can go in a header, in bytes; larger answers are relayed as they arrive.")
+    var maxBufferedResponseBytes: Int = 8 * 1024 * 1024
+
+    @Option(name: .long, help: "Bytes of request bodies and held answers in memory across all calls; a call that would go over gets 503 overloaded.")
+    var maxBufferedBytes: Int = 256 * 1024 * 1024
+
+    @Option(name: .long, help: "Seconds a client has to send a request head (and a new connection its first bytes).")
+    var requestHeadTimeout: Int = 10
+
+    @Option(name: .long, help: "Seconds a request body may go without a byte.")
+    var requestBodyTimeout: Int = 30
+
+    @Option(name: .long, help: "Seconds an idle keep-alive connection (HTTP/1.1 or HTTP/2) stays open.")
+    var keepaliveTimeout: Int = 120
+
+    @Option(name: .long, help: "Client connections open at once; beyond it new connections wait in the kernel's backlog.")
+    var maxConnections: Int = 4096
+
+    @Option(name: .long, help: "Concurrent streams per HTTP/2 connection.")
+    var maxConcurrentStreams: Int = 100
+
     @Option(name: .long, help: "Seconds to wait for the provider's response head.")
     var upstreamTimeout: Int = 600
 

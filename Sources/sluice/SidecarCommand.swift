@@ -84,12 +84,28 @@ extension SidecarOptions {
         guard upstreamTimeout > 0 else { throw ValidationError("--upstream-timeout must be positive") }
         guard upstreamIdleTimeout > 0 else { throw ValidationError("--upstream-idle-timeout must be positive") }
         guard drainSeconds >= 0 else { throw ValidationError("--drain-seconds must not be negative") }
+        guard maxBufferedResponseBytes > 0 else { throw ValidationError("--max-buffered-response-bytes must be positive") }
+        guard maxBufferedBytes > 0 else { throw ValidationError("--max-buffered-bytes must be positive") }
+        guard requestHeadTimeout > 0 else { throw ValidationError("--request-head-timeout must be positive") }
+        guard requestBodyTimeout > 0 else { throw ValidationError("--request-body-timeout must be positive") }
+        guard keepaliveTimeout > 0 else { throw ValidationError("--keepalive-timeout must be positive") }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        guard (1...Int(Int32.max)).contains(maxConcurrentStreams) else { throw ValidationError("--max-concurrent-streams must be positive") }
         return SidecarConfiguration(
             listenHost: listen.host, listenPort: listen.port,
             adminHost: admin.host, adminPort: admin.port,
             egress: EgressSettings(
                 maxRequestBodyBytes: maxBodyBytes,
-                upstreamTimeouts: UpstreamTimeouts(head: .seconds(Int64(upstreamTimeout)), idle: .seconds(Int64(upstreamIdleTimeout)))
+                maxBufferedResponseBytes: maxBufferedResponseBytes,
+                upstreamTimeouts: UpstreamTimeouts(head: .seconds(Int64(upstreamTimeout)), idle: .seconds(Int64(upstreamIdleTimeout))),
+                limits: ClientLimits(
+                    requestHeadTimeout: .seconds(Int64(requestHeadTimeout)),
+                    requestBodyTimeout: .seconds(Int64(requestBodyTimeout)),
+                    keepAliveTimeout: .seconds(Int64(keepaliveTimeout)),
+                    maxConnections: maxConnections,
+                    maxConcurrentStreams: maxConcurrentStreams,
+                    maxBufferedBytes: maxBufferedBytes
+                )
             ),
             defaults: SidecarConfiguration.defaultAttribution(from: environment),
             accessLog: destination,

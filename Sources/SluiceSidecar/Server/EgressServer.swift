@@ -51,14 +51,14 @@ final class EgressServer: Sendable {
                     http2: { sync in
                         var connection = NIOHTTP2Handler.ConnectionConfiguration()
                         connection.initialSettings = [
-                            HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
+                            HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.limits.maxConcurrentStreams),
                             HTTP2Setting(parameter: .maxHeaderListSize, value: 64 * 1024),
                             HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
                         ]
                         // Sends GOAWAY and closes once streams finish when the server drains.
                         let manager = NIOHTTP2ServerConnectionManagementHandler(
                             eventLoop: channel.eventLoop,
-                            configuration: .init(maxIdleTime: nil, maxAge: nil, maxGraceTime: drainGracePeriod, keepalive: nil)
+                            configuration: .init(maxIdleTime: settings.limits.keepAliveTimeout, maxAge: nil, maxGraceTime: drainGracePeriod, keepalive: nil)
                         )
                         _ = try sync.configureHTTP2Pipeline(
                             mode: .server,
