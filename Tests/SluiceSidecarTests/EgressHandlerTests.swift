@@ -74,6 +74,9 @@ final class ProbeStage: CallStage, @unchecked Sendable {
         let list = stages ?? [ParseStage(), IdentifyStage(defaults: Attribution()), probe, RouteStage(), AccountStage(), MetricsStage(metrics: metrics)]
         let pipeline = Pipeline(stages: list, terminal: terminal)
         try channel.pipeline.syncOperations.addHandler(EgressHandler(loop: context, settings: settings, pipeline: pipeline, transport: transport))
+        // Active, so that a close the handler makes is visible as `isActive == false`.
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        #expect(channel.isActive)
     }
 
     func send(_ body: String, path: String = "/v1/chat/completions", headers: [(String, String)] = [], readComplete: Bool = true) throws {
@@ -272,5 +275,53 @@ final class ProbeStage: CallStage, @unchecked Sendable {
         #expect(head?.headers.first(name: "content-length") == nil)
         #expect(body == "data: one\n\ndata: two\n\n")
         #expect(ended)
+    }
+
+    @Test func pipelinedRequestWaitsForTheAnswerBeforeIt() throws {
+        try install()
+        try send(#"{"model":"fast"}"#, readComplete: false)
+        try send(#"{"model":"gpt-4o"}"#, readComplete: true)
+        #expect(terminal.sources.count == 1, "the second request waits")
+        let first = try #require(terminal.sources.first)
+        first.head()
+        first.body("{}")
+        first.sink?.sourceDidEnd()
+        channel.embeddedEventLoop.run()
+        #expect(terminal.sources.count == 2)
+        let second = terminal.sources[1]
+        #expect(second.started == 1)
+        second.head()
+        second.sink?.sourceDidEnd()
+        var heads = 0
+        var ends = 0
+        while let part = try channel.readOutbound(as: HTTPServerResponsePart.self) {
+            if case .head = part { heads += 1 }
+            if case .end = part { ends += 1 }
+        }
+        #expect((heads, ends) == (2, 2))
+    }
+
+    @Test func quiescingClosesAnIdleConnectionAndABusyOneAfterItsAnswer() throws {
+        try install()
+        try send(#"{"model":"fast"}"#)
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(channel.isActive, "busy: the answer goes out first")
+        let source = try #require(terminal.sources.first)
+        source.head()
+        source.sink?.sourceDidEnd()
+        let (head, _, ended, _) = try response()
+        #expect(head?.headers.first(name: "connection") == "close")
+        #expect(ended)
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+
+        let idle = EmbeddedChannel()
+        let snapshot = try RuntimeSnapshot(policy: testPolicy(), version: "t")
+        let context = LoopContext(eventLoop: idle.embeddedEventLoop, snapshot: snapshot, credentials: CredentialSet(), pool: UpstreamPool(eventLoop: idle.embeddedEventLoop))
+        try idle.pipeline.syncOperations.addHandler(EgressHandler(loop: context, settings: EgressSettings(), pipeline: Pipeline(stages: []), transport: .h1))
+        try idle.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        #expect(idle.isActive)
+        idle.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(!idle.isActive)
     }
 }

@@ -227,6 +227,7 @@ extension EgressHandler {
             }
         }
         finish(call)
+        if !lifecycle.closeAfterResponse { resumePipelined() }
     }
 
     func finish(_ call: Call) {

@@ -10,8 +10,15 @@ import SluiceWire
 /// stages return) and writes what the source produces — held for JSON (so cost can go in
 /// a header), event by event for SSE (flushed at once, usage read in passing). Everything
 /// runs on the channel's event loop.
-final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, ResponseSink {
+///
+/// HTTP/1.1 pipelining is handled here rather than by NIO's `HTTPServerPipelineHandler`,
+/// which stops and restarts reading around every request (two `epoll_ctl` calls each): a
+/// request that arrives while the previous answer is still being written waits in a small
+/// queue, and reading pauses only then. Quiescing (drain) closes an idle connection at once
+/// and a busy one after its answer, with `connection: close`.
+final class EgressHandler: ChannelDuplexHandler, RemovableChannelHandler, ResponseSink {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     let loop: LoopContext
@@ -38,6 +45,15 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Respo
     /// Whether the current source is a reply Sluice made itself (no usage, no upstream timing).
     var sourceIsLocal = false
 
+    // HTTP/1.1 pipelining.
+    /// Parts of requests that arrived while an answer was still being written.
+    var pipelined = CircularBuffer<HTTPServerRequestPart>()
+    /// Whether reads are held until the queue drains.
+    var holdingReads = false
+    var readPending = false
+    /// The server is draining: close once the connection is idle.
+    var quiescing = false
+
     init(loop: LoopContext, settings: EgressSettings, pipeline: Pipeline, transport: Transport) {
         self.loop = loop
         self.settings = settings
@@ -57,8 +73,19 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Respo
     // MARK: Request side
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if transport == .h1, lifecycle.request == .complete || !pipelined.isEmpty {
+            // A pipelined request: it waits until the answer before it is out.
+            pipelined.append(part)
+            holdingReads = true
+            return
+        }
         reading = true
-        switch unwrapInboundIn(data) {
+        receive(part, context: context)
+    }
+
+    private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             requestHead = head
             requestBody = nil
@@ -87,6 +114,49 @@ final class EgressHandler: ChannelInboundHandler, RemovableChannelHandler, Respo
         case .end:
             perform(lifecycle.handle(.requestEnd))
         }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if holdingReads {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// After an answer: serves the requests that queued behind it, then reads again.
+    func resumePipelined() {
+        guard transport == .h1, !pipelined.isEmpty || holdingReads else { return }
+        // On the next tick, so a long queue never deepens the current stack.
+        let loopBound = NIOLoopBound(self, eventLoop: loop.eventLoop)
+        loop.eventLoop.execute {
+            let handler = loopBound.value
+            guard let context = handler.context else { return }
+            while handler.lifecycle.request != .complete, let part = handler.pipelined.popFirst() {
+                handler.receive(part, context: context)
+            }
+            if handler.pipelined.isEmpty {
+                handler.holdingReads = false
+                if handler.readPending {
+                    handler.readPending = false
+                    context.read()
+                }
+            }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, transport == .h1 {
+            quiescing = true
+            pipelined.removeAll()
+            if lifecycle.request == .idle, !lifecycle.sourceIsActive, call == nil || call?.isFinished == true {
+                context.close(promise: nil)
+            } else {
+                lifecycle.closeAfterThisResponse()
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

@@ -41,9 +41,10 @@ final class EgressServer: Sendable {
                 let detector = HTTPVersionDetector(
                     http1: { sync in
                         // Outbound headers are built by Sluice from headers NIO's decoders already
-                        // checked, so the second validation pass is skipped.
+                        // checked, so the second validation pass is skipped. Pipelining is
+                        // handled by EgressHandler without toggling reads per request.
                         try sync.configureHTTPServerPipeline(
-                            withPipeliningAssistance: true, withServerUpgrade: nil,
+                            withPipeliningAssistance: false, withServerUpgrade: nil,
                             withErrorHandling: true, withOutboundHeaderValidation: false
                         )
                         try sync.addHandler(EgressHandler(loop: loop, settings: settings, pipeline: pipeline, transport: .h1))
