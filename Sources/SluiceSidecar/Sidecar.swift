@@ -78,10 +78,15 @@ public final class Sidecar: Service, Sendable {
     private let quiescing: ServerQuiescingHelper
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
+    private let reclaimer: MemoryReclaimer
+    /// Bytes held for request bodies and held answers, across all calls.
+    public let memory: MemoryBudget
     /// The sidecar's metrics registry, served at the admin listener's `/metrics`.
     public let metrics: SidecarMetrics
 
-    private init(egress: EgressServer, admin: AdminServer, loops: LoopContexts, accessLog: AccessLogSink, configuration: SidecarConfiguration, policy: Policy, version: String, credentials: CredentialSet, logger: Logger, ready: NIOLockedValueBox<Bool>, quiescing: ServerQuiescingHelper, group: any EventLoopGroup, metrics: SidecarMetrics) {
+    private init(egress: EgressServer, admin: AdminServer, loops: LoopContexts, accessLog: AccessLogSink, configuration: SidecarConfiguration, policy: Policy, version: String, credentials: CredentialSet, logger: Logger, ready: NIOLockedValueBox<Bool>, quiescing: ServerQuiescingHelper, group: any EventLoopGroup, metrics: SidecarMetrics, memory: MemoryBudget, reclaimer: MemoryReclaimer) {
+        self.memory = memory
+        self.reclaimer = reclaimer
         self.ready = ready
         self.quiescing = quiescing
         self.eventLoopGroup = group
@@ -109,12 +114,16 @@ public final class Sidecar: Service, Sendable {
         for (name, provider) in policy.providers.sorted(by: { $0.key < $1.key }) where provider.credential != nil && credentials.secrets[name] == nil {
             logger.warning("provider has no credential yet; calls to it go out unauthenticated", metadata: ["provider": "\(name)", "source": "\(provider.credential.map(Sidecar.describe) ?? "")"])
         }
+        // Request bodies and held answers share one budget; after a burst drains, the
+        // freed heap goes back to the system (off the event loops).
+        let reclaimer = MemoryReclaimer()
+        let memory = MemoryBudget(limit: configuration.egress.limits.maxBufferedBytes, onBurstDrained: { reclaimer.requestTrim() })
         var contexts: [LoopContext] = []
         for loop in group.makeIterator() {
             let context = try await loop.submit {
                 let pool = UpstreamPool(eventLoop: loop)
                 pool.start()
-                return LoopContext(eventLoop: loop, snapshot: snapshot, credentials: credentials, pool: pool)
+                return LoopContext(eventLoop: loop, snapshot: snapshot, credentials: credentials, pool: pool, memory: memory)
             }.get()
             contexts.append(context)
         }
@@ -143,7 +152,7 @@ public final class Sidecar: Service, Sendable {
         let sidecar = Sidecar(
             egress: egress, admin: admin, loops: loops, accessLog: accessLog, configuration: configuration,
             policy: policy, version: version, credentials: credentials, logger: logger,
-            ready: readyBox, quiescing: quiescing, group: group, metrics: metrics
+            ready: readyBox, quiescing: quiescing, group: group, metrics: metrics, memory: memory, reclaimer: reclaimer
         )
         readyBox.withLockedValue { $0 = true }
         logger.info("egress listening", metadata: ["address": "http://\(configuration.listenHost):\(egress.port)", "protocols": "http/1.1, h2c"])
@@ -200,6 +209,7 @@ public final class Sidecar: Service, Sendable {
             try? await context.eventLoop.submit { context.pool.shutdown() }.get()
         }
         accessLog.close()
+        reclaimer.stop()
     }
 
     /// Re-reads credentials; pushes a new set to every loop when one changed.

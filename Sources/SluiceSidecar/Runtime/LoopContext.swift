@@ -16,8 +16,11 @@ final class LoopContext: @unchecked Sendable {
     private let idPrefix: String
     let clock: WallClockCache
     let local = LoopLocalStorage()
+    /// The process-wide budget for request bodies and held answers (shared by every loop).
+    let memory: MemoryBudget
 
-    init(eventLoop: any EventLoop, snapshot: RuntimeSnapshot, credentials: CredentialSet, pool: UpstreamPool) {
+    init(eventLoop: any EventLoop, snapshot: RuntimeSnapshot, credentials: CredentialSet, pool: UpstreamPool, memory: MemoryBudget = MemoryBudget()) {
+        self.memory = memory
         self.eventLoop = eventLoop
         self.snapshot = snapshot
         self.credentials = credentials

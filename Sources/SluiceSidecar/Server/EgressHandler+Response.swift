@@ -17,7 +17,13 @@ extension EgressHandler {
     }
 
     func sourceDidEmitBody(_ part: ByteBuffer) {
-        switch lifecycle.handle(.sourceBody(bytes: part.readableBytes, reserved: true)) {
+        // Only a part that would be held needs memory from the budget.
+        var reserved = true
+        if case .buffering = lifecycle.response {
+            reserved = loop.memory.tryReserve(part.readableBytes)
+            if reserved { responseReserved += part.readableBytes }
+        }
+        switch lifecycle.handle(.sourceBody(bytes: part.readableBytes, reserved: reserved)) {
         case .bufferBody:
             if heldBody == nil {
                 heldBody = part
@@ -26,6 +32,7 @@ extension EgressHandler {
                 heldBody?.writeBuffer(&chunk)
             }
         case .flushHeldAndRelay:
+            releaseResponseBytes()
             if let call, let head = heldHead {
                 relay = StreamRelay(tracker: nil)
                 sendStreamHead(call, head)
@@ -103,6 +110,7 @@ extension EgressHandler {
             let provider = call.target?.provider.name ?? "upstream"
             let detail = failure?.detail ?? "the answer ended before its head"
             let message = code == .upstreamTimeout ? "\(provider) did not answer in time (\(detail))" : "\(provider) failed: \(detail)"
+            releaseResponseBytes()
             source = localSource(call, .error(code, message, family: call.family))
             call.status = 0
             perform(lifecycle.handle(.sourceReady(duringRead: false)))
@@ -111,6 +119,7 @@ extension EgressHandler {
             // broken answer rather than a short one.
             call.outcome = .upstreamBroken
             call.errorCode = .upstreamError
+            releaseResponseBytes()
             source = nil
             relay = nil
             finish(call)
@@ -139,6 +148,7 @@ extension EgressHandler {
         heldHead = nil
         let body = heldBody ?? ByteBuffer()
         heldBody = nil
+        releaseResponseBytes() // handed to the channel now; its own write buffer bounds it
         if !sourceIsLocal, let endpoint = call.endpoint, endpoint.isMetered, (200..<300).contains(Int(head.status.code)) {
             call.usage = body.withUnsafeReadableBytes {
                 UsageParser.usage(inResponseBody: $0, family: call.attempts.last?.target.provider.family ?? call.family)
@@ -231,6 +241,7 @@ extension EgressHandler {
     }
 
     func finish(_ call: Call) {
+        releaseRequestBytes() // the call (and its upstream request) no longer hold the body
         guard !call.isFinished else { return }
         call.endNanos = NIODeadline.now().uptimeNanoseconds
         pipeline.finish(call)

@@ -54,6 +54,14 @@ final class EgressHandler: ChannelDuplexHandler, RemovableChannelHandler, Respon
     /// The server is draining: close once the connection is idle.
     var quiescing = false
 
+    // Bytes this handler holds against the process-wide ``MemoryBudget``.
+    /// Reserved for the request body (its declared length, or chunk by chunk).
+    var requestReserved = 0
+    /// Whether the declared length was reserved up front (chunks then need nothing more).
+    var requestPrereserved = false
+    /// Reserved for a held answer.
+    var responseReserved = 0
+
     init(loop: LoopContext, settings: EgressSettings, pipeline: Pipeline, transport: Transport) {
         self.loop = loop
         self.settings = settings
@@ -68,6 +76,26 @@ final class EgressHandler: ChannelDuplexHandler, RemovableChannelHandler, Respon
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        releaseRequestBytes()
+        releaseResponseBytes()
+    }
+
+    func releaseRequestBytes() {
+        if requestReserved > 0 { loop.memory.release(requestReserved) }
+        requestReserved = 0
+        requestPrereserved = false
+    }
+
+    func releaseResponseBytes() {
+        if responseReserved > 0 { loop.memory.release(responseReserved) }
+        responseReserved = 0
+    }
+
+    /// Reserves `bytes` more for the request body; false when the budget is spent.
+    private func reserveRequest(_ bytes: Int) -> Bool {
+        guard loop.memory.tryReserve(bytes) else { return false }
+        requestReserved += bytes
+        return true
     }
 
     // MARK: Request side
@@ -91,17 +119,23 @@ final class EgressHandler: ChannelDuplexHandler, RemovableChannelHandler, Respon
             requestBody = nil
             call = nil
             source = nil
+            releaseRequestBytes()
             requestStartNanos = NIODeadline.now().uptimeNanoseconds
             let length = head.headers.first(name: "content-length").flatMap(Int.init)
             let expects = head.headers.first(name: "expect")?.lowercased() == "100-continue"
             perform(lifecycle.handle(.requestHead(contentLength: length, expectsContinue: expects)))
             if !head.isKeepAlive { lifecycle.closeAfterThisResponse() }
             if let length, length > 0, length <= settings.maxRequestBodyBytes, case .receiving = lifecycle.request {
-                // Sized once: no regrowth copies while the body arrives.
-                requestBody = context.channel.allocator.buffer(capacity: length)
+                // Reserved and sized once: one budget check, no regrowth copies.
+                if reserveRequest(length) {
+                    requestPrereserved = true
+                    requestBody = context.channel.allocator.buffer(capacity: length)
+                }
             }
         case .body(var chunk):
-            let action = lifecycle.handle(.requestBody(bytes: chunk.readableBytes, reserved: true))
+            // A declared length was reserved at the head (the decoder holds the body to it).
+            let reserved = requestPrereserved || reserveRequest(chunk.readableBytes)
+            let action = lifecycle.handle(.requestBody(bytes: chunk.readableBytes, reserved: reserved))
             if action == .appendRequestBody {
                 if requestBody == nil {
                     requestBody = chunk
@@ -221,8 +255,10 @@ final class EgressHandler: ChannelDuplexHandler, RemovableChannelHandler, Respon
             write(.head(HTTPResponseHead(version: requestHead?.version ?? .http1_1, status: .continue)), flush: true)
         case .dropRequestBody:
             requestBody = nil
+            releaseRequestBytes()
         case .reject(let code):
             requestBody = nil
+            releaseRequestBytes()
             guard let head = requestHead else { return }
             let call = makeCall(head: head, body: ByteBuffer())
             self.call = call
@@ -244,6 +280,8 @@ final class EgressHandler: ChannelDuplexHandler, RemovableChannelHandler, Respon
         case .cancelAndFinish(let outcome):
             source?.cancel()
             source = nil
+            heldBody = nil
+            releaseResponseBytes()
             if let call, !call.isFinished {
                 call.outcome = outcome
                 if let relay { call.usage = relay.tracker?.usage ?? call.usage }
@@ -262,6 +300,8 @@ final class EgressHandler: ChannelDuplexHandler, RemovableChannelHandler, Respon
 
     func channelInactive(context: ChannelHandlerContext) {
         perform(lifecycle.handle(.clientClosed))
+        requestBody = nil
+        releaseRequestBytes()
         context.fireChannelInactive()
     }
 
