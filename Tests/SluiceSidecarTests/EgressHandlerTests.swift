@@ -131,6 +131,9 @@ final class ProbeStage: CallStage, @unchecked Sendable {
         try install(transport: .h2)
         try send(#"{"model":"claude-haiku","stream":true}"#, path: "/v1/messages")
         let source = try #require(terminal.sources.first)
+        #expect(source.started == 0, "an HTTP/2 stream starts upstream after the connection's read")
+        channel.embeddedEventLoop.run()
+        #expect(source.started == 1)
         source.head(contentType: "text/event-stream")
         #expect(try response().head?.headers.first(name: "trailer") == "x-sluice-cost-usd")
         source.body("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":7,\"output_tokens\":1}}}\n\n")
@@ -212,6 +215,15 @@ final class ProbeStage: CallStage, @unchecked Sendable {
         #expect(source.started == 0)
         #expect(probe.finished == 1)
         #expect(metrics.exposition(now: 0).contains("sluice_requests_in_flight 0"))
+    }
+
+    @Test func http2ResetBeforeTheLoopTurnsNeverStartsTheUpstream() throws {
+        try install(transport: .h2)
+        try send(#"{"model":"fast"}"#) // the stream's own read-complete comes with it
+        channel.pipeline.fireChannelInactive()
+        channel.embeddedEventLoop.run()
+        #expect(try #require(terminal.sources.first).started == 0)
+        #expect(probe.finished == 1)
     }
 
     @Test func clientLeavingMidStreamCancelsTheSourceAndFinishesOnce() throws {

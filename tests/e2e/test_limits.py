@@ -69,3 +69,35 @@ def test_memory_returns_close_to_idle_after_a_burst_of_big_bodies(make_sidecar, 
     limit = idle + 40 * 1024
     support.wait_until(lambda: rss_kib(sidecar.proc.popen.pid) <= limit, 15,
                        f"RSS to come back under {limit // 1024} MiB (idle {idle // 1024} MiB)")
+
+
+def test_http2_rapid_reset_does_not_churn_upstream_connections(make_sidecar, mock):
+    # CVE-2023-44487 style: requests reset in the same packet that carries them. None may
+    # reach the provider or cost an upstream connection; real calls on the same
+    # connection still work.
+    from h2.errors import ErrorCodes
+
+    sidecar = make_sidecar(extra=["--threads", "1"])
+    body = json.dumps(chat_body()).encode()
+    before = mock.stats()
+    with support.H2Client(sidecar.egress) as client:
+        for _ in range(10):
+            for _ in range(10):
+                stream_id = client.conn.get_next_available_stream_id()
+                client.conn.send_headers(stream_id, [
+                    (":method", "POST"), (":path", "/v1/chat/completions"), (":scheme", "http"), (":authority", "127.0.0.1"),
+                    ("content-type", "application/json"), ("content-length", str(len(body))),
+                ])
+                client.conn.send_data(stream_id, body, end_stream=True)
+                client.conn.reset_stream(stream_id, error_code=ErrorCodes.CANCEL)
+            client._flush()  # one write: each request and its reset arrive together
+        for _ in range(5):
+            stream = client.exchange("POST", "/v1/chat/completions", {"content-type": "application/json"}, body)
+            assert stream.headers.get(":status") == "200"
+        assert not client.goaway
+    after = mock.stats()
+    assert after["requests"] - before["requests"] == 5, "no reset request reached the provider"
+    completed = after["completed_responses"] - before["completed_responses"]
+    # Minus the connection this test used to read the mock's stats.
+    opened = after["connections"] - before["connections"] - 1
+    assert opened <= completed + 2, f"{opened} upstream connections for {completed} completed calls"

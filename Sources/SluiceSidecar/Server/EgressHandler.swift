@@ -195,7 +195,7 @@ final class EgressHandler: ChannelDuplexHandler, RemovableChannelHandler, Respon
 
     func channelReadComplete(context: ChannelHandlerContext) {
         reading = false
-        perform(lifecycle.handle(.readComplete))
+        if transport == .h1 { perform(lifecycle.handle(.readComplete)) }
         context.fireChannelReadComplete()
     }
 
@@ -231,6 +231,16 @@ final class EgressHandler: ChannelDuplexHandler, RemovableChannelHandler, Respon
                 self.source = self.pipeline.invoke(call)
             }
             self.perform(self.lifecycle.handle(.sourceReady(duringRead: self.reading)))
+            if self.lifecycle.response == .pendingStart, self.transport == .h2 {
+                // An HTTP/2 stream sees a read-complete after every frame, but a reset
+                // sent with the request comes in the same socket read: the connection's
+                // whole read is processed before the loop runs queued tasks.
+                let bound = NIOLoopBound(self, eventLoop: self.loop.eventLoop)
+                self.loop.eventLoop.execute {
+                    let handler = bound.value
+                    handler.perform(handler.lifecycle.handle(.readComplete))
+                }
+            }
         }
     }
 
