@@ -113,7 +113,6 @@ public final class Sidecar: Service, Sendable {
         for loop in group.makeIterator() {
             let context = try await loop.submit {
                 let pool = UpstreamPool(eventLoop: loop)
-                pool.start()
                 return LoopContext(eventLoop: loop, snapshot: snapshot, credentials: credentials, pool: pool)
             }.get()
             contexts.append(context)

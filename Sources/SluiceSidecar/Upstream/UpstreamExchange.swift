@@ -77,7 +77,7 @@ final class UpstreamExchange {
     }
 
     private func lease(fresh: Bool) {
-        pool.lease(key, fresh: fresh) { [weak self] result in
+        pool.lease(key, fresh: fresh, deadline: .now() + headTimeout) { [weak self] result in
             guard let self else {
                 if case .success(let connection) = result { connection.close() }
                 return
