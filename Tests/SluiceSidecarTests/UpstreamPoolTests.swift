@@ -169,6 +169,75 @@ import Testing
         }
     }
 
+    @Test func anIdleConnectionTheProviderClosesLeavesThePool() async throws {
+        // Keep-alive response, then the provider closes the idle socket (its idle timeout).
+        try await withPool(reply: { _ in .sendThenClose(Self.okResponse) }) { t in
+            let served: Bool = try await t.onLoop(within: .seconds(5)) { pool, key, promise in
+                pool.lease(key, fresh: false, deadline: .now() + .seconds(5)) { result in
+                    guard case .success(let connection) = result else { return promise.fail(Unexpected("lease: \(result)")) }
+                    let recorder = Recorder()
+                    recorder.onPart = { part in
+                        guard case .end = part else { return }
+                        connection.detach()
+                        pool.release(connection, reusable: true)
+                        promise.succeed(true)
+                        _ = recorder
+                    }
+                    connection.attach(recorder)
+                    connection.write(Self.request())
+                }
+            }
+            #expect(served)
+            // The parked connection reads, sees the close and is dropped; poll to a deadline.
+            let deadline = NIODeadline.now() + .seconds(5)
+            var counts = [-1, -1]
+            while NIODeadline.now() < deadline {
+                counts = try await t.read { [$0.openCount, $0.idleCount] }
+                if counts == [0, 0] { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(counts == [0, 0])
+        }
+    }
+
+    @Test func aRequestWrittenAndThenMetWithACloseIsReportedAsWritten() async throws {
+        try await withPool(reply: { _ in .close }) { t in
+            let loss: String = try await t.onLoop(within: .seconds(5)) { pool, key, promise in
+                pool.lease(key, fresh: false, deadline: .now() + .seconds(5)) { result in
+                    guard case .success(let connection) = result else { return promise.fail(Unexpected("lease: \(result)")) }
+                    let recorder = Recorder()
+                    recorder.onLoss = { loss in
+                        promise.succeed("write: \(loss.requestWrite), response: \(loss.responseStarted), reused: \(loss.wasReused), writes seen: \(recorder.writes)")
+                    }
+                    connection.attach(recorder)
+                    connection.write(Self.request())
+                }
+            }
+            #expect(loss == "write: written, response: false, reused: false, writes seen: 1")
+        }
+    }
+
+    @Test func openedConnectionsAreCountedInTheMetrics() async throws {
+        let metrics = SidecarMetrics()
+        try await withPool(metrics: metrics.upstreamPoolMetrics(), reply: { _ in .respond(Self.okResponse) }) { t in
+            let done: Bool = try await t.onLoop(within: .seconds(5)) { pool, key, promise in
+                var leased = 0
+                for _ in 0..<2 {
+                    pool.lease(key, fresh: false, deadline: .now() + .seconds(5)) { result in
+                        guard case .success = result else { return promise.fail(Unexpected("lease: \(result)")) }
+                        leased += 1
+                        if leased == 2 { promise.succeed(true) }
+                    }
+                }
+            }
+            #expect(done)
+            let scrape = metrics.exposition(now: 0)
+            #expect(scrape.contains("sluice_upstream_connections_opened_total 2"))
+            #expect(scrape.contains("sluice_upstream_connections_open 2"))
+            #expect(try await t.read { $0.connectionsOpened } == 2)
+        }
+    }
+
     // MARK: Helpers
 
     static func request() -> UpstreamRequest {
@@ -198,6 +267,7 @@ final class Recorder: UpstreamConnectionDelegate {
     var parts: [HTTPClientResponsePart] = []
     var writes = 0
     var losses: [UpstreamConnectionLoss] = []
+    var onLoss: (UpstreamConnectionLoss) -> Void = { _ in }
 
     func connectionDidReceive(_ part: HTTPClientResponsePart) {
         parts.append(part)
@@ -206,7 +276,10 @@ final class Recorder: UpstreamConnectionDelegate {
 
     func connectionDidWriteRequest() { writes += 1 }
 
-    func connectionDidClose(_ loss: UpstreamConnectionLoss) { losses.append(loss) }
+    func connectionDidClose(_ loss: UpstreamConnectionLoss) {
+        losses.append(loss)
+        onLoss(loss)
+    }
 }
 
 /// A pool on a one-thread loop, the key it is tested with, and a scripted server.
@@ -241,7 +314,7 @@ struct PoolUnderTest: Sendable {
 /// Runs `body` with a pool on its own one-thread loop, pointed at a scripted server (or at
 /// `port`), and shuts both down after.
 func withPool(
-    maxConnections: Int = 8, maxWaiters: Int = 8, port: Int? = nil,
+    maxConnections: Int = 8, maxWaiters: Int = 8, port: Int? = nil, metrics: UpstreamPoolMetrics? = nil,
     reply: @escaping @Sendable (Int) -> ScriptedServer.Reply = { _ in .silent },
     _ body: (PoolUnderTest) async throws -> Void
 ) async throws {
@@ -251,7 +324,7 @@ func withPool(
         let server = try await ScriptedServer.start(group: group, reply)
         let configuration = UpstreamPool.Configuration(connectTimeout: .seconds(5), idleTimeout: .seconds(60), maxConnectionsPerEndpoint: maxConnections, maxWaitersPerEndpoint: maxWaiters)
         let pool = try await loop.submit {
-            NIOLoopBound(UpstreamPool(eventLoop: loop, configuration: configuration), eventLoop: loop)
+            NIOLoopBound(UpstreamPool(eventLoop: loop, configuration: configuration, metrics: metrics), eventLoop: loop)
         }.get()
         let key = UpstreamPool.Key(endpoint: UpstreamEndpoint(useTLS: false, host: "127.0.0.1", port: port ?? server.port), tls: nil)
         try await body(PoolUnderTest(pool: pool, key: key, server: server))
