@@ -354,6 +354,8 @@ final class ScriptedServer: Sendable {
     enum Reply: Sendable {
         /// Send these bytes (a whole response).
         case respond(String)
+        /// Send these bytes after a pause.
+        case respondAfter(String, TimeAmount)
         /// Send these bytes, then close.
         case sendThenClose(String)
         /// Close without answering.
@@ -419,6 +421,11 @@ private final class ScriptedHandler: ChannelInboundHandler {
             switch reply(number) {
             case .respond(let text):
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text)), promise: nil)
+            case .respondAfter(let text, let pause):
+                let context = NIOLoopBound(context, eventLoop: context.eventLoop)
+                context.value.eventLoop.scheduleTask(in: pause) {
+                    context.value.writeAndFlush(NIOAny(ByteBuffer(string: text)), promise: nil)
+                }
             case .sendThenClose(let text):
                 let written = context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text)))
                 let context = NIOLoopBound(context, eventLoop: context.eventLoop)
