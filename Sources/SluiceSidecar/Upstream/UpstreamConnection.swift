@@ -24,7 +24,7 @@ final class UpstreamConnection {
     /// may have (RFC 9110 §9.2.2: only then is a non-idempotent request unsafe to re-send).
     enum RequestWrite: Equatable {
         /// No request written since the connection was handed over.
-        case none
+        case notStarted
         /// The request is being written: part of it may be in the kernel, not its end.
         /// A connection lost in this state failed the write or closed before it finished.
         case writing
@@ -39,7 +39,7 @@ final class UpstreamConnection {
     /// Whether reads are on (`autoRead`); tracked so that restoring it costs a compare.
     private(set) var isReading = true
     /// How far the current request got.
-    private(set) var requestWrite = RequestWrite.none
+    private(set) var requestWrite = RequestWrite.notStarted
     /// Whether anything of the current request's response arrived: a decoded part, or
     /// bytes the HTTP decoder rejected (a partial head before the peer closed counts).
     private(set) var responseStarted = false
@@ -58,7 +58,7 @@ final class UpstreamConnection {
 
     func attach(_ delegate: any UpstreamConnectionDelegate) {
         self.delegate = delegate
-        requestWrite = .none
+        requestWrite = .notStarted
         responseStarted = false
     }
 
