@@ -118,18 +118,18 @@ public final class Sidecar: Service, Sendable {
         // freed heap goes back to the system (off the event loops).
         let reclaimer = MemoryReclaimer()
         let memory = MemoryBudget(limit: configuration.egress.limits.maxBufferedBytes, onBurstDrained: { reclaimer.requestTrim() })
+        let metrics = SidecarMetrics()
+        let poolMetrics = metrics.upstreamPoolMetrics()
         var contexts: [LoopContext] = []
         for loop in group.makeIterator() {
             let context = try await loop.submit {
-                let pool = UpstreamPool(eventLoop: loop)
-                pool.start()
+                let pool = UpstreamPool(eventLoop: loop, metrics: poolMetrics)
                 return LoopContext(eventLoop: loop, snapshot: snapshot, credentials: credentials, pool: pool, memory: memory)
             }.get()
             contexts.append(context)
         }
         let loops = LoopContexts(contexts)
         let accessLog = try AccessLogSink(destination: configuration.accessLog)
-        let metrics = SidecarMetrics()
         metrics.policyLoaded(version: version, at: Date().timeIntervalSince1970)
         let pipeline = Pipeline.standard(defaults: configuration.defaults, metrics: metrics, accessLog: accessLog, upstream: UpstreamCall(timeouts: configuration.egress.upstreamTimeouts))
         let quiescing = ServerQuiescingHelper(group: group)

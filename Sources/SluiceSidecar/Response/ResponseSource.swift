@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import SluiceWire
 
 /// Where a call's answer comes from: a producer with demand that emits a head, body parts
 /// (or SSE events), then an end or a failure.
@@ -41,10 +42,14 @@ public protocol ResponseSink: AnyObject {
 public struct ResponseFailure: Error, Sendable, CustomStringConvertible {
     public var kind: UpstreamFailureKind
     public var detail: String
+    /// The error code for the caller when it is not the kind's usual one (a full
+    /// connection queue is `overloaded`, not the provider's failure).
+    public var code: SluiceErrorCode?
 
-    public init(kind: UpstreamFailureKind, detail: String) {
+    public init(kind: UpstreamFailureKind, detail: String, code: SluiceErrorCode? = nil) {
         self.kind = kind
         self.detail = detail
+        self.code = code
     }
 
     public var description: String { "\(kind.rawValue): \(detail)" }

@@ -102,8 +102,9 @@ extension EgressHandler {
             let detail = pendingFailure?.detail ?? "the stream ended without its final event"
             pendingFailure = nil
             endBrokenStream(call, code: code, detail: detail)
-        case .answerWithError(let code):
+        case .answerWithError(let usual):
             let failure = pendingFailure
+            let code = failure?.code ?? usual
             pendingFailure = nil
             heldHead = nil
             heldBody = nil

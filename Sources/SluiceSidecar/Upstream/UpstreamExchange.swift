@@ -24,7 +24,7 @@ public struct UpstreamTimeouts: Sendable, Equatable {
 /// a reused keep-alive connection turned out closed before the request was fully handed to
 /// the socket (RFC 9110 §9.2.2). Once the request is written, a failure is the attempt's
 /// failure; retrying it is the resilience stage's decision, under its budget.
-final class UpstreamExchange: ResponseSource {
+final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
     private let pool: UpstreamPool
     private let key: UpstreamPool.Key
     private let request: UpstreamRequest
@@ -85,6 +85,12 @@ final class UpstreamExchange: ResponseSource {
             switch result {
             case .success(let connection):
                 self.send(on: connection)
+            case .failure(UpstreamPoolError.waitTimedOut):
+                self.fail(ResponseFailure(kind: .timeout, detail: "no connection to \(self.key.endpoint) came free within \(self.timeouts.head.nanoseconds / 1_000_000) ms"))
+            case .failure(UpstreamPoolError.waitQueueFull):
+                var failure = ResponseFailure(kind: .connect, detail: "too many calls are waiting for a connection to \(self.key.endpoint)")
+                failure.code = .overloaded
+                self.fail(failure)
             case .failure(let error):
                 self.fail(ResponseFailure(kind: .connect, detail: "\(self.key.endpoint): \(error)"))
             }
@@ -96,7 +102,7 @@ final class UpstreamExchange: ResponseSource {
         state = .awaitingHead
         requestWritten = false
         connection.attach(self)
-        connection.write(request.head, body: request.body)
+        connection.write(request)
     }
 
     func setDemand(_ wanted: Bool) {
@@ -181,7 +187,25 @@ final class UpstreamExchange: ResponseSource {
         }
     }
 
-    func connectionDidFail(_ failure: ResponseFailure) {
+    func connectionDidClose(_ loss: UpstreamConnectionLoss) {
+        guard !isDone else { return }
+        if let connection {
+            connection.detach()
+            connection.close()
+            pool.forget(connection)
+        }
+        connection = nil
+        if case .awaitingHead = state, loss.wasReused, loss.requestUnprocessed, !retriedOnFreshConnection {
+            // A stale keep-alive connection: the provider cannot have seen the request.
+            retriedOnFreshConnection = true
+            state = .waitingForConnection
+            requestConnection(fresh: true)
+            return
+        }
+        fail(ResponseFailure(kind: loss.responseStarted && !isResponseStarted ? .protocolError : .closed, detail: loss.detail))
+    }
+
+    private func connectionDidFail(_ failure: ResponseFailure) {
         guard !isDone else { return }
         let wasReused = (connection?.requestsStarted ?? 0) > 1
         if let connection {

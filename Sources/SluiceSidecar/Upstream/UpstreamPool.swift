@@ -6,19 +6,23 @@ import NIOSSL
 /// Keep-alive HTTP/1.1 connections to providers, one pool per event loop.
 ///
 /// Connections are opened on the pool's own loop, so a call, its client connection and its
-/// upstream connection share a thread: no locks, no hops. Idle connections are reused most
-/// recent first, evicted after `idleTimeout`, and capped per endpoint; calls beyond the cap
-/// wait in order for a connection to come back.
+/// upstream connection share a thread: no locks, no hops. The bookkeeping (LIFO reuse, idle
+/// eviction, per-endpoint caps, the bounded waiter queue, deadlines, cancellation) lives in
+/// ``UpstreamPoolStateMachine``; this class performs its actions: connects, closes, one
+/// timer, and the lease callbacks. Everything here runs on `eventLoop`.
 final class UpstreamPool {
     /// Settings for connecting and pooling.
     struct Configuration: Sendable {
         var connectTimeout: TimeAmount = .seconds(10)
         var idleTimeout: TimeAmount = .seconds(50)
         var maxConnectionsPerEndpoint = 1024
+        /// Leases that may wait for a connection per endpoint; beyond it a lease fails at
+        /// once with ``UpstreamPoolError/waitQueueFull``.
+        var maxWaitersPerEndpoint = 1024
     }
 
     /// Pool key: where to connect and with which TLS context.
-    struct Key: Hashable {
+    struct Key: Hashable, Sendable {
         var endpoint: UpstreamEndpoint
         var tls: NIOSSLContext?
 
@@ -32,110 +36,131 @@ final class UpstreamPool {
         }
     }
 
+    /// Called once per lease, on the loop, unless the lease was cancelled first. Errors are
+    /// ``UpstreamPoolError`` or the connect's own error.
     typealias LeaseCallback = (Result<UpstreamConnection, any Error>) -> Void
+    typealias StateMachine = UpstreamPoolStateMachine<Key, UpstreamConnection, PoolLease>
 
     let eventLoop: any EventLoop
     private let configuration: Configuration
-    private var idle: [Key: [UpstreamConnection]] = [:]
-    private var openCount: [Key: Int] = [:]
-    private var waiters: [Key: [LeaseCallback]] = [:]
-    private var sweeper: Scheduled<Void>?
-    private var isShutDown = false
+    private let metrics: UpstreamPoolMetrics?
+    private var state: StateMachine
+    private var timer: Scheduled<Void>?
 
-    init(eventLoop: any EventLoop, configuration: Configuration = Configuration()) {
+    init(eventLoop: any EventLoop, configuration: Configuration = Configuration(), metrics: UpstreamPoolMetrics? = nil) {
         self.eventLoop = eventLoop
         self.configuration = configuration
+        self.metrics = metrics
+        self.state = StateMachine(configuration: .init(
+            maxConnectionsPerEndpoint: configuration.maxConnectionsPerEndpoint,
+            maxWaitersPerEndpoint: configuration.maxWaitersPerEndpoint,
+            idleTimeout: configuration.idleTimeout
+        ))
     }
 
-    /// Starts the idle sweeper; call on the loop.
-    func start() {
-        let interval = TimeAmount.nanoseconds(max(configuration.idleTimeout.nanoseconds / 5, 1_000_000_000))
-        sweeper = eventLoop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
-            guard let self, !self.isShutDown else { return }
-            self.evictIdle()
-            self.start()
-        }
-    }
-
-    /// Closes every idle connection and stops the sweeper; call on the loop.
+    /// Fails every waiting lease with ``UpstreamPoolError/shutDown``, closes idle
+    /// connections and stops the timer; connections in use close when released.
     func shutdown() {
-        isShutDown = true
-        sweeper?.cancel()
-        for (_, connections) in idle {
-            for connection in connections { connection.close() }
-        }
-        idle.removeAll()
+        timer?.cancel()
+        timer = nil
+        perform(state.shutdown())
     }
 
-    /// Number of idle connections to all endpoints (for tests and metrics).
-    var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
+    // MARK: Counts (tests and metrics)
 
-    /// Hands over an idle connection, a new one, or queues the caller until one is free.
-    /// `fresh` skips idle connections.
+    /// Idle connections to all endpoints.
+    var idleCount: Int { state.idleCount }
+    /// Established connections (idle or in use) to all endpoints.
+    var openCount: Int { state.connectionCount }
+    /// Connections this pool opened since it started.
+    var connectionsOpened: Int { state.connectionsOpened }
+    /// Connect attempts this pool started since it started (successful or not).
+    var connectsStarted: Int { state.connectsStarted }
+    /// Leases waiting for a connection (queued or on a connect).
+    var pendingLeaseCount: Int { state.pendingLeaseCount }
+
+    // MARK: Leasing
+
+    /// Hands over an idle connection (most recent first), opens a new one, or queues the
+    /// caller until one is free; `fresh` skips idle connections. The callback runs exactly
+    /// once, possibly before this returns, unless the lease is cancelled first; a lease
+    /// still waiting at `deadline` fails with ``UpstreamPoolError/waitTimedOut``.
     @discardableResult
     func lease(_ key: Key, fresh: Bool, deadline: NIODeadline, _ callback: @escaping LeaseCallback) -> PoolLease {
-        let ticket = PoolLease()
-        if !fresh, let connection = popIdle(key) {
-            callback(.success(connection))
-            return ticket
-        }
-        if openCount[key, default: 0] < configuration.maxConnectionsPerEndpoint {
-            connect(key, callback)
-        } else {
-            waiters[key, default: []].append(callback)
-        }
-        return ticket
+        let lease = PoolLease(pool: self, key: key, callback: callback)
+        perform(state.leaseRequested(lease, key: key, fresh: fresh, deadline: deadline, now: .now()))
+        return lease
     }
 
-    /// Takes a connection back after a response ended.
+    /// Takes a connection back after its response ended. It is parked (or handed to the
+    /// next waiter) when `reusable` and still open, with reads switched back on (a paused
+    /// exchange must not leave an idle connection deaf); otherwise it is closed.
     func release(_ connection: UpstreamConnection, reusable: Bool) {
-        guard reusable, connection.isActive, !isShutDown else {
-            connection.close()
-            forget(connection)
-            return
-        }
-        if var queue = waiters[connection.key], !queue.isEmpty {
-            let next = queue.removeFirst()
-            waiters[connection.key] = queue
-            next(.success(connection))
-            return
-        }
-        connection.parkedAtNanos = NIODeadline.now().uptimeNanoseconds
-        idle[connection.key, default: []].append(connection)
+        connection.detach()
+        let keep = reusable && connection.isActive
+        if keep { connection.setAutoRead(true) }
+        perform(state.released(connection, reusable: keep, now: .now()))
     }
 
-    /// Drops a closed connection from the books and lets a waiter open a new one.
+    /// Drops a closed connection from the books; a waiter may get a connect in its slot.
+    /// Harmless for a connection already forgotten.
     func forget(_ connection: UpstreamConnection) {
-        guard connection.onClose != nil else { return }
-        connection.onClose = nil
-        let key = connection.key
-        openCount[key, default: 1] -= 1
-        if var list = idle[key], let index = list.firstIndex(where: { $0 === connection }) {
-            list.remove(at: index)
-            idle[key] = list
+        perform(state.closed(connection))
+    }
+
+    fileprivate func cancel(_ lease: PoolLease) {
+        state.cancelled(lease, key: lease.key)
+    }
+
+    // MARK: Performing actions
+
+    private func perform(_ action: StateMachine.Action, connectError: (any Error)? = nil) {
+        if let deadline = action.scheduleTimer { scheduleTimer(at: deadline) }
+        switch action.connection {
+        case .none:
+            break
+        case .connect(let key, let id):
+            connect(key, id)
+        case .close(let connection):
+            connection.close()
+        case .closeAndConnect(let connection, let key, let id):
+            connection.close()
+            connect(key, id)
+        case .closeMany(let connections):
+            for connection in connections { connection.close() }
         }
-        if var queue = waiters[key], !queue.isEmpty {
-            let next = queue.removeFirst()
-            waiters[key] = queue
-            connect(key, next)
+        switch action.lease {
+        case .none:
+            break
+        case .handOver(let lease, let connection):
+            lease.complete(.success(connection))
+        case .fail(let lease, let failure):
+            lease.complete(.failure(error(for: failure, connectError: connectError)))
+        case .failMany(let leases, let failure):
+            let reason = error(for: failure, connectError: connectError)
+            for lease in leases { lease.complete(.failure(reason)) }
         }
     }
 
-    private func popIdle(_ key: Key) -> UpstreamConnection? {
-        guard var list = idle[key] else { return nil }
-        while let connection = list.popLast() {
-            if connection.isActive {
-                idle[key] = list
-                return connection
-            }
-            forget(connection)
+    private func error(for failure: StateMachine.Failure, connectError: (any Error)?) -> any Error {
+        switch failure {
+        case .waitQueueFull: return UpstreamPoolError.waitQueueFull
+        case .waitTimedOut: return UpstreamPoolError.waitTimedOut
+        case .shutDown: return UpstreamPoolError.shutDown
+        case .connectFailed: return connectError ?? ChannelError.ioOnClosedChannel
         }
-        idle[key] = list
-        return nil
     }
 
-    private func connect(_ key: Key, _ callback: @escaping LeaseCallback) {
-        openCount[key, default: 0] += 1
+    private func scheduleTimer(at deadline: NIODeadline) {
+        timer?.cancel()
+        timer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            guard let self else { return }
+            self.timer = nil
+            self.perform(self.state.timerFired(now: .now()))
+        }
+    }
+
+    private func connect(_ key: Key, _ id: StateMachine.ConnectID) {
         let endpoint = key.endpoint
         let tls = key.tls
         let bootstrap = ClientBootstrap(group: eventLoop)
@@ -163,49 +188,88 @@ final class UpstreamPool {
             connecting = bootstrap.connect(host: endpoint.host, port: endpoint.port)
         }
         connecting.assumeIsolated().whenComplete { [weak self] result in
-            guard let self else { return }
+            guard let self else {
+                if case .success(let channel) = result { channel.close(promise: nil) }
+                return
+            }
             switch result {
             case .success(let channel):
-                let connection = UpstreamConnection(channel: channel, key: key)
-                guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamConnectionHandler.self) else {
+                guard channel.isActive, let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamConnectionHandler.self) else {
                     channel.close(promise: nil)
-                    self.openCount[key, default: 1] -= 1
-                    callback(.failure(ChannelError.ioOnClosedChannel))
+                    self.perform(self.state.connectFailed(id), connectError: ChannelError.ioOnClosedChannel)
                     return
                 }
+                let connection = UpstreamConnection(channel: channel, key: key)
                 handler.bind(connection)
-                connection.onClose = { [weak self] closed in self?.forget(closed) }
-                if !channel.isActive { connection.didBecomeInactive() }
-                callback(.success(connection))
+                self.metrics?.connectionOpened()
+                connection.onClose = { [weak self] closed in
+                    self?.metrics?.connectionClosed()
+                    self?.forget(closed)
+                }
+                self.perform(self.state.connectSucceeded(id, connection, now: .now()))
             case .failure(let error):
-                self.openCount[key, default: 1] -= 1
-                callback(.failure(error))
-            }
-        }
-    }
-
-    private func evictIdle() {
-        let now = NIODeadline.now().uptimeNanoseconds
-        let limit = UInt64(configuration.idleTimeout.nanoseconds)
-        for (key, list) in idle {
-            let (stale, fresh) = list.reduce(into: ([UpstreamConnection](), [UpstreamConnection]())) { parts, connection in
-                if now - connection.parkedAtNanos > limit || !connection.isActive { parts.0.append(connection) } else { parts.1.append(connection) }
-            }
-            guard !stale.isEmpty else { continue }
-            idle[key] = fresh
-            for connection in stale {
-                connection.close()
-                forget(connection)
+                self.perform(self.state.connectFailed(id), connectError: error)
             }
         }
     }
 }
 
-/// A ticket for one lease request.
-final class PoolLease {
-    private(set) var isCancelled = false
-    /// Withdraws the request.
-    func cancel() { isCancelled = true }
+/// Why the pool could not hand over a connection (connect errors pass through as they are).
+enum UpstreamPoolError: Error, Equatable, CustomStringConvertible {
+    /// The endpoint's wait queue is at `maxWaitersPerEndpoint`.
+    case waitQueueFull
+    /// No connection came free before the lease's deadline.
+    case waitTimedOut
+    /// The pool shut down while the lease waited.
+    case shutDown
+
+    var description: String {
+        switch self {
+        case .waitQueueFull: "too many calls waiting for a connection"
+        case .waitTimedOut: "no connection came free in time"
+        case .shutDown: "upstream pool shut down"
+        }
+    }
+}
+
+/// A ticket for one lease request; `cancel()` withdraws a queued waiter, or, if a connection
+/// is being opened for it, parks that connection when it arrives instead of handing it over.
+/// After `cancel()` the callback never runs; cancelling a lease already served does nothing.
+final class PoolLease: Hashable {
+    fileprivate let key: UpstreamPool.Key
+    private weak var pool: UpstreamPool?
+    private var callback: UpstreamPool.LeaseCallback?
+
+    fileprivate init(pool: UpstreamPool, key: UpstreamPool.Key, callback: @escaping UpstreamPool.LeaseCallback) {
+        self.pool = pool
+        self.key = key
+        self.callback = callback
+    }
+
+    /// Whether the callback has neither run nor been cancelled.
+    var isPending: Bool { callback != nil }
+
+    /// Withdraws the request; call on the pool's loop.
+    func cancel() {
+        guard callback != nil else { return }
+        callback = nil
+        pool?.cancel(self)
+    }
+
+    fileprivate func complete(_ result: Result<UpstreamConnection, any Error>) {
+        guard let callback else {
+            // Cannot happen (the pool forgets cancelled leases); never strand a connection.
+            if case .success(let connection) = result { pool?.release(connection, reusable: true) }
+            pool = nil
+            return
+        }
+        self.callback = nil
+        pool = nil
+        callback(result)
+    }
+
+    static func == (lhs: PoolLease, rhs: PoolLease) -> Bool { lhs === rhs }
+    func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
 }
 
 extension String {
