@@ -11,8 +11,9 @@ import NIOHTTP1
 ///   Created with `closesStream: false`.
 /// - HTTP/2: on each stream channel, after `HTTP2FramePayloadToHTTP1ServerCodec`, with its
 ///   own ``HTTPRequestTimeouts`` (configuration `keepAlive: nil`) and
-///   `closesStream: true`: it then also starts the clock when added and, on a body
-///   timeout, answers `408` (if nothing was sent yet) and closes the stream.
+///   `closesStream: true`: on a body timeout it then answers `408` (if nothing was sent
+///   yet) and closes the stream. The request-head limit does not apply to a stream (its
+///   HEADERS frame opened it; the HTTP/2 connection's own limits cover header abuse).
 final class RequestPhaseWatcher: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -25,16 +26,17 @@ final class RequestPhaseWatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// - Parameters:
     ///   - timeouts: the connection's (or stream's) shared timeouts.
     ///   - closesStream: true on an HTTP/2 stream channel, where no ``RequestBytesWatcher``
-    ///     exists: this handler then starts the clock and does the closing.
+    ///     exists: this handler then does the closing.
     init(timeouts: HTTPRequestTimeouts, closesStream: Bool) {
         self.timeouts = timeouts
         self.closesStream = closesStream
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        // On a stream the head comes with the stream itself (HEADERS opened it), so there
+        // is no head phase to time: the clock starts with the head, one timer per stream.
         guard closesStream else { return }
         timeouts.closer = .responseParts(context)
-        timeouts.connectionStarted(at: timeouts.now)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
