@@ -130,7 +130,9 @@ import Glibc
         let client = try Client(port: server.port)
         let start = Date()
         // A byte every 200 ms, from another thread, until the server closes.
+        let trickled = DispatchSemaphore(value: 0)
         let trickler = Thread {
+            defer { trickled.signal() }
             for byte in "GET /v1/models HTTP/1.1\r\nhost: x\r\nx-padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
                 guard client.send(String(byte)) else { return }
                 usleep(200_000)
@@ -139,6 +141,8 @@ import Glibc
         trickler.start()
         let answer = client.readToEnd()
         let elapsed = Date().timeIntervalSince(start)
+        // The descriptor may be closed (and its number reused) only once nobody sends on it.
+        trickled.wait()
         client.close()
         try await server.stop()
         #expect(answer == HTTPRequestTimeouts.raw408)
