@@ -79,6 +79,7 @@ public final class Sidecar: Service, Sendable {
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
     private let reclaimer: MemoryReclaimer
+    private let lastCredentialProblems = NIOLockedValueBox<[String]>([])
     /// Bytes held for request bodies and held answers, across all calls.
     public let memory: MemoryBudget
     /// The sidecar's metrics registry, served at the admin listener's `/metrics`.
@@ -110,9 +111,9 @@ public final class Sidecar: Service, Sendable {
         group: any EventLoopGroup, logger: Logger
     ) async throws -> Sidecar {
         let snapshot = try RuntimeSnapshot(policy: policy, version: version)
-        let credentials = CredentialSet.load(for: policy, environment: configuration.environment, readFile: Sidecar.readSecretFile)
-        for (name, provider) in policy.providers.sorted(by: { $0.key < $1.key }) where provider.credential != nil && credentials.secrets[name] == nil {
-            logger.warning("provider has no credential yet; calls to it go out unauthenticated", metadata: ["provider": "\(name)", "source": "\(provider.credential.map(Sidecar.describe) ?? "")"])
+        let (credentials, problems) = CredentialSet.load(for: policy, environment: configuration.environment, readFile: Sidecar.readSecretFile, previous: nil)
+        for problem in problems {
+            logger.warning("provider credential unusable; calls to it go out without one until it is fixed", metadata: ["problem": "\(problem)"])
         }
         // Request bodies and held answers share one budget; after a burst drains, the
         // freed heap goes back to the system (off the event loops).
@@ -129,14 +130,17 @@ public final class Sidecar: Service, Sendable {
             contexts.append(context)
         }
         let loops = LoopContexts(contexts)
-        let accessLog = try AccessLogSink(destination: configuration.accessLog)
+        let accessLog = try AccessLogSink(destination: configuration.accessLog, warn: { [logger] in logger.warning("\($0)") })
+        let connections = OpenConnections(limit: configuration.egress.limits.maxConnections)
+        metrics.exportLimits(connections: connections, memory: memory, reclaimer: reclaimer, accessLog: accessLog)
         metrics.policyLoaded(version: version, at: Date().timeIntervalSince1970)
         let pipeline = Pipeline.standard(defaults: configuration.defaults, metrics: metrics, accessLog: accessLog, upstream: UpstreamCall(timeouts: configuration.egress.upstreamTimeouts))
         let quiescing = ServerQuiescingHelper(group: group)
         let egress = try await EgressServer.start(
             host: configuration.listenHost, port: configuration.listenPort, group: group,
             loops: loops, settings: configuration.egress, pipeline: pipeline,
-            quiescing: quiescing, drainGracePeriod: TimeAmount(configuration.drainGracePeriod)
+            quiescing: quiescing, drainGracePeriod: TimeAmount(configuration.drainGracePeriod),
+            connections: connections
         )
         let readyBox = NIOLockedValueBox(false)
         let admin = try await AdminServer.start(host: configuration.adminHost, port: configuration.adminPort, group: group) { path in
@@ -196,6 +200,11 @@ public final class Sidecar: Service, Sendable {
             logger.info("drained: every connection closed")
         } else {
             logger.warning("grace period over; closing the connections still open")
+            // Their calls end as client_closed, with what they cost so far, and are logged
+            // now — before the access log closes.
+            for context in loops.all {
+                try? await context.eventLoop.submit { context.closeClientChannels() }.get()
+            }
         }
         await shutdown()
     }
@@ -208,13 +217,25 @@ public final class Sidecar: Service, Sendable {
         for context in loops.all {
             try? await context.eventLoop.submit { context.pool.shutdown() }.get()
         }
+        // Calls ended by the closes above log on their loops; a turn of each loop later
+        // every line is in the sink, and close() writes them all.
+        for context in loops.all {
+            try? await context.eventLoop.submit {}.get()
+        }
         accessLog.close()
         reclaimer.stop()
     }
 
-    /// Re-reads credentials; pushes a new set to every loop when one changed.
+    /// Re-reads credentials; pushes a new set to every loop when one changed. A source that
+    /// is briefly empty or unreadable (a Secret being rewritten) keeps its last good value;
+    /// problems are logged once each time they change.
     func refreshCredentials() {
-        let fresh = CredentialSet.load(for: policy, environment: configuration.environment, readFile: Sidecar.readSecretFile)
+        let previous = credentials.withLockedValue { $0 }
+        let (fresh, problems) = CredentialSet.load(for: policy, environment: configuration.environment, readFile: Sidecar.readSecretFile, previous: previous)
+        let descriptions = problems.map(\.description)
+        if lastCredentialProblems.withLockedValue({ last in defer { last = descriptions }; return last != descriptions }) {
+            for problem in problems { logger.warning("provider credential problem", metadata: ["problem": "\(problem)"]) }
+        }
         let changed = credentials.withLockedValue { current -> Bool in
             guard current != fresh else { return false }
             current = fresh

@@ -17,6 +17,8 @@ public final class SidecarMetrics: Sendable {
     let policyLoadedAt: Gauge
     let policyAge: Gauge
     private let loadedAtSeconds = NIOLockedValueBox<Double?>(nil)
+    /// Readings taken at scrape time (gauges of runtime state).
+    private let scrapeHooks = NIOLockedValueBox<[@Sendable () -> Void]>([])
 
     /// Buckets for LLM calls: tens of milliseconds to minutes.
     public static let latencyBuckets: [Duration] = [
@@ -77,12 +79,18 @@ public final class SidecarMetrics: Sendable {
         registry.makeCounter(descriptor: Self.name("upstream_errors", unit: "total", help: "Upstream failures by kind (connect, timeout, closed, protocol, broken_stream)."), labels: labels)
     }
 
+    /// Runs `hook` before every scrape (to set gauges from runtime state).
+    func onScrape(_ hook: @escaping @Sendable () -> Void) {
+        scrapeHooks.withLockedValue { $0.append(hook) }
+    }
+
     static func name(_ metric: String, unit: String, help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "sluice", metricName: metric, unitName: unit, helpText: help)
     }
 
     /// The Prometheus text exposition of every metric.
     public func exposition(now unixSeconds: Double) -> String {
+        for hook in scrapeHooks.withLockedValue({ $0 }) { hook() }
         if let loaded = loadedAtSeconds.withLockedValue({ $0 }) {
             policyAge.set(to: max(0, unixSeconds - loaded))
         }

@@ -31,6 +31,23 @@ final class LoopContext: @unchecked Sendable {
         self.clock = WallClockCache()
     }
 
+    /// Client connections open on this loop, so a drain that runs out of time can close them.
+    private var clientChannels: [ObjectIdentifier: any Channel] = [:]
+
+    /// Remembers a client connection until it closes (call on the loop).
+    func track(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        clientChannels[id] = channel
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        channel.closeFuture.whenComplete { _ in bound.value.clientChannels[id] = nil }
+    }
+
+    /// Closes every client connection still open (call on the loop): their calls end as
+    /// `client_closed` and are logged before this returns.
+    func closeClientChannels() {
+        for channel in clientChannels.values { channel.close(promise: nil) }
+    }
+
     /// Swaps in a new snapshot; calls already running keep theirs.
     func update(snapshot: RuntimeSnapshot) {
         eventLoop.execute { self.snapshot = snapshot }

@@ -19,12 +19,19 @@ final class EgressServer: Sendable {
     static func start(
         host: String, port: Int, group: any EventLoopGroup,
         loops: LoopContexts, settings: EgressSettings, pipeline: Pipeline,
-        quiescing: ServerQuiescingHelper, drainGracePeriod: TimeAmount
+        quiescing: ServerQuiescingHelper, drainGracePeriod: TimeAmount,
+        connections: OpenConnections
     ) async throws -> EgressServer {
+        let limits = settings.limits
+        let http1Timeouts = HTTP1TimeoutStateMachine.Configuration(requestHead: limits.requestHeadTimeout, requestBody: limits.requestBodyTimeout, keepAlive: limits.keepAliveTimeout)
+        // HTTP/2 streams: head and body per stream; idle connections are the connection
+        // manager's (maxIdleTime).
+        let streamTimeouts = HTTP1TimeoutStateMachine.Configuration(requestHead: limits.requestHeadTimeout, requestBody: limits.requestBodyTimeout, keepAlive: nil)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelInitializer { channel in
                 do {
                     try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                    try channel.pipeline.syncOperations.addHandler(ConnectionLimiter(connections: connections))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
@@ -38,8 +45,15 @@ final class EgressServer: Sendable {
                 guard let loop = loops.context(for: channel.eventLoop) else {
                     return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
                 }
+                let accepted = channel.eventLoop.now
+                loop.track(channel)
                 let detector = HTTPVersionDetector(
+                    decisionTimeout: limits.requestHeadTimeout,
                     http1: { sync in
+                        // Head, body and keep-alive timeouts: raw bytes seen before the
+                        // decoder, request and response phases after it, one timer.
+                        let timeouts = HTTPRequestTimeouts(configuration: http1Timeouts, eventLoop: channel.eventLoop)
+                        try sync.addHandler(RequestBytesWatcher(timeouts: timeouts, acceptedAt: accepted))
                         // Outbound headers are built by Sluice from headers NIO's decoders already
                         // checked, so the second validation pass is skipped. Pipelining is
                         // handled by EgressHandler without toggling reads per request.
@@ -47,6 +61,7 @@ final class EgressServer: Sendable {
                             withPipeliningAssistance: false, withServerUpgrade: nil,
                             withErrorHandling: true, withOutboundHeaderValidation: false
                         )
+                        try sync.addHandler(RequestPhaseWatcher(timeouts: timeouts, closesStream: false))
                         try sync.addHandler(EgressHandler(loop: loop, settings: settings, pipeline: pipeline, transport: .h1))
                     },
                     http2: { sync in
@@ -69,6 +84,8 @@ final class EgressServer: Sendable {
                         ) { stream in
                             do {
                                 try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                                let timeouts = HTTPRequestTimeouts(configuration: streamTimeouts, eventLoop: stream.eventLoop)
+                                try stream.pipeline.syncOperations.addHandler(RequestPhaseWatcher(timeouts: timeouts, closesStream: true))
                                 try stream.pipeline.syncOperations.addHandler(EgressHandler(loop: loop, settings: settings, pipeline: pipeline, transport: .h2))
                                 return stream.eventLoop.makeSucceededVoidFuture()
                             } catch {
