@@ -17,8 +17,10 @@ public struct SidecarConfiguration: Sendable {
     /// Attribution used when the app sends no `x-sluice-*` header.
     public var defaults: Attribution
     public var accessLog: AccessLogSink.Destination
-    /// How often credential files are checked for changes.
+    /// How often credential files are checked for changes where inotify is missing.
     public var credentialRefreshInterval: Duration
+    /// How often they are checked anyway when inotify watches them (a safety net).
+    public var credentialSafetyPollInterval: Duration = .seconds(60)
     /// The environment credentials are read from.
     public var environment: [String: String]
     /// How long in-flight calls and streams may run on after SIGTERM before the sidecar exits.
@@ -166,16 +168,23 @@ public final class Sidecar: Service, Sendable {
 
     /// Keeps credential files fresh until graceful shutdown, then drains and stops.
     public func run() async throws {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: self.configuration.credentialRefreshInterval)
-                    self.refreshCredentials()
-                }
-            }
-            try? await gracefulShutdown()
-            group.cancelAll()
+        // Secret files are watched with inotify (no wakeups at idle); a slow poll stays as
+        // a safety net, and is the only mechanism where inotify is missing. A NIO timer,
+        // not a `Task.sleep` loop: a pending `Task.sleep` keeps a dispatch timer waking
+        // the process every second. Reading a Secret file is a few microseconds of
+        // blocking I/O, done on one event loop.
+        let files = policy.providers.values.compactMap { provider -> String? in
+            if case .file(let path)? = provider.credential { return path }
+            return nil
         }
+        let watcher = files.isEmpty ? nil : FileChangeWatcher.start(paths: files) { [weak self] in self?.refreshCredentials() }
+        let interval = TimeAmount(watcher == nil ? configuration.credentialRefreshInterval : configuration.credentialSafetyPollInterval)
+        let refresh = files.isEmpty ? nil : eventLoopGroup.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            self.refreshCredentials()
+        }
+        try? await gracefulShutdown()
+        refresh?.cancel()
+        watcher?.stop()
         await drain()
     }
 

@@ -23,14 +23,23 @@ public enum ProtocolPreface {
 
     /// Classifies the first bytes a client sent (all of them so far, from the first).
     public static func classify(_ bytes: UnsafeRawBufferPointer) -> Decision {
+        classify(bytes, after: 0)
+    }
+
+    /// Classifies the next bytes of a connection whose first `matched` bytes already
+    /// matched the preface (`matched` < 24): how a detector that keeps no copy of what it
+    /// saw decides chunk by chunk.
+    public static func classify(_ bytes: UnsafeRawBufferPointer, after matched: Int) -> Decision {
         http2.withUTF8Buffer { preface in
-            let count = min(bytes.count, preface.count)
+            let start = min(max(matched, 0), preface.count)
+            let wanted = preface.count - start
+            let count = min(bytes.count, wanted)
             var index = 0
             while index < count {
-                if bytes[index] != preface[index] { return .http1 }
+                if bytes[index] != preface[start + index] { return .http1 }
                 index += 1
             }
-            return bytes.count >= preface.count ? .http2 : .needMoreBytes
+            return bytes.count >= wanted ? .http2 : .needMoreBytes
         }
     }
 }

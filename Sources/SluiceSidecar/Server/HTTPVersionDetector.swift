@@ -1,4 +1,5 @@
 import NIOCore
+import SluiceWire
 
 /// Tells an HTTP/2 prior-knowledge connection from HTTP/1.1 by its first bytes, then
 /// installs the matching pipeline and steps aside.
@@ -101,13 +102,10 @@ final class HTTPVersionDetector: ChannelInboundHandler, RemovableChannelHandler 
     /// matched): true when the whole preface matched, false on divergence, nil when the
     /// bytes so far are a strict prefix.
     static func decide(_ chunk: ByteBuffer, after held: Int) -> Bool? {
-        chunk.withUnsafeReadableBytes { raw -> Bool? in
-            let wanted = preface.count - held
-            let count = min(raw.count, wanted)
-            for index in 0..<count where raw[index] != preface[held + index] {
-                return false
-            }
-            return raw.count >= wanted ? true : nil
+        switch chunk.withUnsafeReadableBytes({ ProtocolPreface.classify($0, after: held) }) {
+        case .http2: return true
+        case .http1: return false
+        case .needMoreBytes: return nil
         }
     }
 

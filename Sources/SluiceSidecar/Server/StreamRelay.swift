@@ -38,27 +38,39 @@ struct StreamRelay {
     }
 
     /// Processes one upstream chunk, calling `emit` with the bytes to send on, in order.
-    mutating func process(_ chunk: ByteBuffer, allocator: ByteBufferAllocator, emit: (ByteBuffer) -> Void) {
+    /// Returns false when the stream can no longer be relayed: an event grew past the
+    /// splitter's bound while events were being rewritten (its bytes were not sent). When
+    /// chunks pass straight through, such an event has already gone to the client; only
+    /// usage reading stops.
+    mutating func process(_ chunk: ByteBuffer, allocator: ByteBufferAllocator, emit: (ByteBuffer) -> Void) -> Bool {
         guard var tracker else {
             emit(chunk)
             keepTail(chunk)
-            return
+            return true
         }
+        var intact = true
         if tracker.isPassThrough {
             // Send first, read after: the client's bytes never wait for our parsing.
             emit(chunk)
-            splitter.append(chunk) { event in _ = tracker.observe(event, allocator: allocator) }
+            if !lostTrack, splitter.append(chunk, onEvent: { event in _ = tracker.observe(event, allocator: allocator) }) == .overflow {
+                lostTrack = true
+            }
         } else {
-            splitter.append(chunk) { event in
+            let outcome = splitter.append(chunk) { event in
                 switch tracker.observe(event, allocator: allocator) {
                 case .forward: emit(event)
                 case .replace(let replacement): emit(replacement)
                 case .drop: break
                 }
             }
+            intact = outcome == .ok
         }
         self.tracker = tracker
+        return intact
     }
+
+    /// Whether usage reading stopped (an event over the splitter's bound passed through).
+    private(set) var lostTrack = false
 
     /// Ends the relay; returns bytes of an unfinished last event still to be sent (only
     /// when events are relayed one by one; pass-through already sent them).
