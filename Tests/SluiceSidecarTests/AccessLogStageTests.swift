@@ -29,4 +29,32 @@ import SluiceWire
         #expect(object["transport"] as? String == "h1")
         #expect(object["upstream_status"] as? Int == 200)
     }
+
+    @Test func valuesAreEscapedIntoValidJSON() throws {
+        let call = try makeCall(body: #"{"model":"fast"}"#)
+        #expect(run([ParseStage(), IdentifyStage(defaults: Attribution(tenant: "t\"1\\ \n\u{1}é✓"))], call) == nil)
+        call.endNanos = 1_002_000
+        let line = AccessLogStage.line(for: call, time: "x")
+        let object = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["tenant"] as? String == "t\"1\\ \n\u{1}é✓")
+        #expect(object["latency_ms"] as? Double == 1.002)
+        #expect(AccessLogStage.milliseconds(12_345_678) == "12.345")
+        #expect(AccessLogStage.milliseconds(7_000) == "0.007")
+    }
+
+    @Test func finishWritesOneLineWithAnRFC3339Time() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-log-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let sink = try AccessLogSink(destination: .file(path))
+        let call = try makeCall(body: #"{"model":"fast"}"#)
+        call.endNanos = 5_000_000
+        for _ in 0..<2 { AccessLogStage(sink: sink).finish(call) }
+        sink.close()
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        let object = try #require(JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        let time = try #require(object["time"] as? String)
+        #expect(time.count == 24 && time.hasSuffix("Z") && time.dropFirst(19).first == ".")
+        #expect(object["request_id"] as? String == "req-1")
+    }
 }

@@ -101,22 +101,25 @@ public final class AccessLogSink: Sendable {
     /// Queues one line (a newline is added); drops it when the buffer is full or the sink
     /// is closed.
     public func write(_ line: String) {
-        guard fd >= 0 else { return }
         var line = line
-        line.withUTF8 { bytes in
-            let queue = self.queue
-            queue.condition.lock()
-            defer { queue.condition.unlock() }
-            guard !queue.closed else { return }
-            guard queue.pending.count + bytes.count + 1 <= bufferLimit else {
-                queue.dropped += 1
-                return
-            }
-            let wasEmpty = queue.pending.isEmpty
-            queue.pending.append(contentsOf: bytes)
-            queue.pending.append(UInt8(ascii: "\n"))
-            if wasEmpty { queue.condition.signal() }
+        line.withUTF8 { write(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Queues one line given as UTF-8 bytes (a newline is added).
+    public func write(bytes: UnsafeRawBufferPointer) {
+        guard fd >= 0 else { return }
+        let queue = self.queue
+        queue.condition.lock()
+        defer { queue.condition.unlock() }
+        guard !queue.closed else { return }
+        guard queue.pending.count + bytes.count + 1 <= bufferLimit else {
+            queue.dropped += 1
+            return
         }
+        let wasEmpty = queue.pending.isEmpty
+        queue.pending.append(contentsOf: bytes)
+        queue.pending.append(UInt8(ascii: "\n"))
+        if wasEmpty { queue.condition.signal() }
     }
 
     /// Waits until every line queued so far is written.

@@ -2,6 +2,9 @@ import SluiceWire
 
 /// Access log: one JSON line per call when it is over, with who, where, what it cost and
 /// how long it took. Field reference: README, "Access log".
+///
+/// The line is built as bytes in a buffer each event loop reuses, so a call's log line
+/// costs no allocation once the buffer has grown to a line's size.
 public struct AccessLogStage: CallStage {
     public let name = "access-log"
     public var finishesEveryCall: Bool { true }
@@ -15,17 +18,28 @@ public struct AccessLogStage: CallStage {
 
     public func finish(_ call: Call) {
         guard sink.isEnabled else { return }
-        sink.write(AccessLogStage.line(for: call, time: call.wallClock.now()))
+        let scratch = call.loopLocal.value(for: LineScratch.self) { LineScratch() }
+        var line = JSONLine(reusing: scratch.take())
+        call.wallClock.appendNow { line.addTime($0) }
+        AccessLogStage.fields(of: call, into: &line)
+        let bytes = line.finished()
+        bytes.withUnsafeBufferPointer { sink.write(bytes: UnsafeRawBufferPointer($0)) }
+        scratch.give(back: bytes)
     }
 
-    /// The JSON line for a finished call.
+    /// The JSON line for a finished call (without the newline).
     public static func line(for call: Call, time: String) -> String {
-        var line = JSONLine()
+        var line = JSONLine(reusing: [])
         line.add("time", time)
+        fields(of: call, into: &line)
+        return String(decoding: line.finished(), as: UTF8.self)
+    }
+
+    static func fields(of call: Call, into line: inout JSONLine) {
         line.add("request_id", call.id)
         line.add("trace_id", call.trace?.traceID)
         line.add("method", call.head.method.rawValue)
-        line.add("path", String(Endpoint.pathWithoutQuery(call.head.uri).prefix(256)))
+        line.add("path", Endpoint.pathWithoutQuery(call.head.uri).prefix(256))
         line.add("endpoint", call.endpointLabel)
         line.add("transport", call.transport.rawValue)
         line.add("tenant", call.attribution.tenant)
@@ -33,7 +47,7 @@ public struct AccessLogStage: CallStage {
         line.add("user", call.attribution.user)
         line.add("prompt_version", call.attribution.promptVersion)
         line.add("priority", call.attribution.priority.rawValue)
-        line.add("requested_model", call.request?.model.map { String($0.prefix(256)) })
+        if let model = call.request?.model { line.add("requested_model", model.prefix(256)) }
         line.add("route", call.routeName)
         line.add("provider", call.target?.provider.name)
         line.add("model", call.target?.name)
@@ -41,62 +55,154 @@ public struct AccessLogStage: CallStage {
         line.add("stream", call.request?.stream ?? false)
         line.add("status", call.status)
         line.add("upstream_status", call.upstreamStatus)
+        if call.attempts.count > 1 { line.add("attempts", call.attempts.count) }
         line.add("outcome", call.outcome.rawValue)
         line.add("error_code", call.errorCode?.rawValue)
         line.add("upstream_failure", call.upstreamFailure?.rawValue)
         line.add("input_tokens", call.usage?.inputTokens)
         line.add("output_tokens", call.usage?.outputTokens)
         line.add("cached_input_tokens", call.usage?.cachedInputTokens)
-        line.addRaw("cost_usd", call.costUSD.map(AccountStage.format))
+        if let cost = call.costUSD { line.addRaw("cost_usd", AccountStage.format(cost)) }
         // A priced endpoint that answered 2xx but reported no usage: worth an alert, since
         // the call cost money that no counter saw.
         if call.usage == nil, call.endpoint?.isMetered == true, (200..<300).contains(call.status), call.outcome == .completed {
             line.add("usage_missing", true)
         }
         let end = call.endNanos ?? call.startNanos
-        line.addRaw("latency_ms", milliseconds(end &- call.startNanos))
-        line.addRaw("ttfb_ms", call.firstByteNanos.map { milliseconds($0 &- call.startNanos) })
+        line.addMilliseconds("latency_ms", end &- call.startNanos)
+        if let first = call.firstByteNanos { line.addMilliseconds("ttfb_ms", first &- call.startNanos) }
         line.add("bytes_out", call.bytesOut)
-        return line.finished()
     }
 
     static func milliseconds(_ nanos: UInt64) -> String {
-        let micros = nanos / 1_000
-        let fraction = micros % 1_000
-        return "\(micros / 1_000)." + (fraction < 10 ? "00" : fraction < 100 ? "0" : "") + "\(fraction)"
+        var line = JSONLine(reusing: [])
+        line.appendMilliseconds(nanos)
+        return String(decoding: line.finished().dropFirst().dropLast(), as: UTF8.self)
     }
 }
 
-/// Builds one JSON object line; nil values are left out.
+/// The per-loop buffer access-log lines are built in.
+final class LineScratch {
+    private var bytes: [UInt8] = []
+
+    func take() -> [UInt8] {
+        defer { bytes = [] }
+        return bytes
+    }
+
+    func give(back buffer: [UInt8]) {
+        // Keep the capacity, unless one odd line made it huge.
+        if buffer.capacity <= 64 * 1024 { bytes = buffer }
+    }
+}
+
+/// Builds one JSON object line as UTF-8 bytes; nil values are left out.
 struct JSONLine {
-    private var text = "{"
+    private var bytes: [UInt8]
     private var empty = true
 
-    mutating func add(_ key: String, _ value: String?) {
+    init(reusing buffer: [UInt8]) {
+        bytes = buffer
+        bytes.removeAll(keepingCapacity: true)
+        bytes.reserveCapacity(768)
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    mutating func add<S: StringProtocol>(_ key: StaticString, _ value: S?) {
         guard let value else { return }
-        separator()
-        text += "\"\(key)\":" + JSONText.quoted(value)
+        self.key(key)
+        appendQuoted(value)
     }
 
-    mutating func add(_ key: String, _ value: Int?) {
+    mutating func add(_ key: StaticString, _ value: Int?) {
         guard let value else { return }
-        addRaw(key, String(value))
+        self.key(key)
+        appendDecimal(value)
     }
 
-    mutating func add(_ key: String, _ value: Bool) {
-        addRaw(key, value ? "true" : "false")
+    mutating func add(_ key: StaticString, _ value: Bool) {
+        self.key(key)
+        value ? append("true") : append("false")
     }
 
-    mutating func addRaw(_ key: String, _ value: String?) {
-        guard let value else { return }
-        separator()
-        text += "\"\(key)\":" + value
+    mutating func addRaw(_ key: StaticString, _ value: String) {
+        self.key(key)
+        bytes.append(contentsOf: value.utf8)
     }
 
-    private mutating func separator() {
-        if !empty { text += "," }
+    /// `"time":"<now>"`, the bytes given by the wall clock.
+    mutating func addTime(_ now: UnsafeRawBufferPointer) {
+        key("time")
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: now)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    mutating func addMilliseconds(_ key: StaticString, _ nanos: UInt64) {
+        self.key(key)
+        appendMilliseconds(nanos)
+    }
+
+    /// Milliseconds with three decimals (microsecond resolution), e.g. `12.345`.
+    mutating func appendMilliseconds(_ nanos: UInt64) {
+        let micros = nanos / 1_000
+        appendDecimal(Int(micros / 1_000))
+        bytes.append(UInt8(ascii: "."))
+        let fraction = Int(micros % 1_000)
+        if fraction < 100 { bytes.append(UInt8(ascii: "0")) }
+        if fraction < 10 { bytes.append(UInt8(ascii: "0")) }
+        appendDecimal(fraction)
+    }
+
+    mutating func finished() -> [UInt8] {
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+
+    private mutating func key(_ key: StaticString) {
+        if !empty { bytes.append(UInt8(ascii: ",")) }
         empty = false
+        bytes.append(UInt8(ascii: "\""))
+        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
     }
 
-    func finished() -> String { text + "}" }
+    private mutating func append(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    private mutating func appendDecimal(_ value: Int) {
+        if value < 0 {
+            bytes.append(UInt8(ascii: "-"))
+            appendDecimal(UInt(value.magnitude))
+        } else {
+            appendDecimal(UInt(value))
+        }
+    }
+
+    private mutating func appendDecimal(_ value: UInt) {
+        if value >= 10 { appendDecimal(value / 10) }
+        bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
+    }
+
+    /// A JSON string: quotes, backslashes and control characters escaped; the rest (valid
+    /// UTF-8, as Swift strings are) copied as is.
+    private mutating func appendQuoted<S: StringProtocol>(_ value: S) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
+            case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
+            case UInt8(ascii: "\n"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
+            case UInt8(ascii: "\r"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
+            case UInt8(ascii: "\t"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
 }
