@@ -61,7 +61,20 @@ final class LoopContext: @unchecked Sendable {
     /// A process-unique request id: a per-loop random prefix and a counter.
     func nextRequestID() -> String {
         requestCounter &+= 1
-        return idPrefix + String(requestCounter, radix: 16).leftPadded(to: 8)
+        let counter = requestCounter
+        let prefix = idPrefix
+        // One allocation: the 8-digit prefix, then the counter's low 32 bits in hex.
+        return String(unsafeUninitializedCapacity: 16) { out in
+            var index = 0
+            for byte in prefix.utf8.prefix(8) { out[index] = byte; index += 1 }
+            var rest = counter
+            for position in stride(from: 15, through: index, by: -1) {
+                let digit = UInt8(rest & 0xF)
+                out[position] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+                rest >>= 4
+            }
+            return 16
+        }
     }
 
     /// A uniform random integer in `0..<bound`.

@@ -11,8 +11,16 @@ public struct TraceContext: Sendable, Equatable {
     /// Trace flags (2 hex digits; `01` = sampled).
     public var flags: String
 
-    /// The `traceparent` Sluice sends upstream.
-    public var upstreamTraceparent: String { "00-\(traceID)-\(spanID)-\(flags)" }
+    /// The `traceparent` Sluice sends upstream (one allocation).
+    public var upstreamTraceparent: String {
+        let length = 3 + traceID.utf8.count + 1 + spanID.utf8.count + 1 + flags.utf8.count
+        return String(unsafeUninitializedCapacity: length) { out in
+            var index = 0
+            func put(_ text: String) { for byte in text.utf8 { out[index] = byte; index += 1 } }
+            put("00-"); put(traceID); put("-"); put(spanID); put("-"); put(flags)
+            return index
+        }
+    }
 }
 
 /// Trace: accepts the caller's W3C `traceparent` (or starts a trace when there is none or
@@ -29,7 +37,7 @@ public struct TraceStage: CallStage {
         if let header = call.head.headers.first(name: "traceparent"), let parsed = TraceStage.parse(header) {
             call.trace = TraceContext(traceID: parsed.traceID, parentSpanID: parsed.spanID, spanID: span, flags: parsed.flags)
         } else {
-            let traceID = TraceStage.hex(bits.high, digits: 16) + TraceStage.hex(bits.low | 1, digits: 16)
+            let traceID = TraceStage.hex(bits.high, bits.low | 1)
             call.trace = TraceContext(traceID: traceID, parentSpanID: nil, spanID: span, flags: "01")
         }
         return .next
@@ -54,7 +62,29 @@ public struct TraceStage: CallStage {
     }
 
     static func hex(_ value: UInt64, digits: Int) -> String {
-        String(value, radix: 16).leftPadded(to: digits)
+        precondition(digits == 16)
+        return String(unsafeUninitializedCapacity: 16) { out in
+            writeHex(value, into: out, at: 0)
+            return 16
+        }
+    }
+
+    /// 32 lowercase hex digits of two values, in one allocation.
+    static func hex(_ high: UInt64, _ low: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 32) { out in
+            writeHex(high, into: out, at: 0)
+            writeHex(low, into: out, at: 16)
+            return 32
+        }
+    }
+
+    static func writeHex(_ value: UInt64, into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) {
+        var rest = value
+        for index in stride(from: start + 15, through: start, by: -1) {
+            let digit = UInt8(rest & 0xF)
+            out[index] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+            rest >>= 4
+        }
     }
 }
 
