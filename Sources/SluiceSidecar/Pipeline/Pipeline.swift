@@ -1,6 +1,12 @@
 import NIOCore
 import NIOHTTP1
 
+/// Hears how a call's run through the stages' `enter` hooks ended.
+protocol StageRunObserver: AnyObject {
+    /// `reply` answered the call, or nil: every stage said `next`.
+    func stagesDidFinish(_ call: Call, reply: LocalReply?)
+}
+
 /// The ordered stages every call passes through before the upstream call, built once.
 ///
 /// `Pipeline.standard` (in `Pipeline+standard.swift`) is the list a newcomer reads to see
@@ -26,40 +32,43 @@ public struct Pipeline: Sendable {
         return stages[wrapping[index]].around(call, next: CallNext(pipeline: self, index: index + 1))
     }
 
-    /// Runs the stages' `enter` hooks in order from `index`. Calls `completion` on the
-    /// call's event loop with the local reply that ended the run, or nil when every stage
-    /// said `next` (the call goes upstream). A call that finished meanwhile (its client left
-    /// while a stage was suspended) goes no further and `completion` is not called.
-    func enter(_ call: Call, from index: Int = 0, eventLoop: any EventLoop, completion: @escaping (LocalReply?) -> Void) {
+    /// Runs the stages' `enter` hooks in order from `index`, then tells `observer` (on the
+    /// call's event loop) the local reply that ended the run, or nil when every stage said
+    /// `next` (the call goes upstream). A call that finished meanwhile (its client left
+    /// while a stage was suspended) goes no further and the observer hears nothing.
+    /// Nothing is allocated unless a stage suspends.
+    func enter(_ call: Call, from index: Int = 0, eventLoop: any EventLoop, observer: some StageRunObserver) {
         var position = index
         while position < stages.count {
             call.enteredStages = position + 1
             let decision = stages[position].enter(call)
-            if case .next = decision {
+            switch decision {
+            case .next:
                 position += 1
-                continue
+            case .reply(let reply):
+                observer.stagesDidFinish(call, reply: reply)
+                return
+            case .suspend(let future):
+                wait(for: future, call: call, at: position, eventLoop: eventLoop, observer: observer)
+                return
             }
-            act(on: decision, at: position, call: call, eventLoop: eventLoop, completion: completion)
-            return
         }
-        completion(nil)
+        observer.stagesDidFinish(call, reply: nil)
     }
 
-    private func act(on decision: StageDecision, at position: Int, call: Call, eventLoop: any EventLoop, completion: @escaping (LocalReply?) -> Void) {
-        switch decision {
-        case .next:
-            enter(call, from: position + 1, eventLoop: eventLoop, completion: completion)
-        case .reply(let reply):
-            completion(reply)
-        case .suspend(let future):
-            future.hop(to: eventLoop).assumeIsolated().whenComplete { result in
-                guard !call.isFinished else { return }
-                switch result {
-                case .success(let decision):
-                    self.act(on: decision, at: position, call: call, eventLoop: eventLoop, completion: completion)
-                case .failure(let error):
-                    completion(.error(.internalError, "stage \(self.stages[position].name) failed: \(error)", family: call.family))
-                }
+    /// A suspended stage's decision, once it comes: acted on as if `enter` had returned it.
+    private func wait(for future: EventLoopFuture<StageDecision>, call: Call, at position: Int, eventLoop: any EventLoop, observer: some StageRunObserver) {
+        future.hop(to: eventLoop).assumeIsolated().whenComplete { [weak observer] result in
+            guard let observer, !call.isFinished else { return }
+            switch result {
+            case .success(.next):
+                self.enter(call, from: position + 1, eventLoop: eventLoop, observer: observer)
+            case .success(.reply(let reply)):
+                observer.stagesDidFinish(call, reply: reply)
+            case .success(.suspend(let again)):
+                self.wait(for: again, call: call, at: position, eventLoop: eventLoop, observer: observer)
+            case .failure(let error):
+                observer.stagesDidFinish(call, reply: .error(.internalError, "stage \(self.stages[position].name) failed: \(error)", family: call.family))
             }
         }
     }

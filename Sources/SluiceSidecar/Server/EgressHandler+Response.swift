@@ -12,7 +12,7 @@ extension EgressHandler {
         call.status = Int(head.status.code)
         if call.firstByteNanos == nil, !sourceIsLocal { call.firstByteNanos = NIODeadline.now().uptimeNanoseconds }
         let isEventStream = head.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") ?? false
-        heldHead = head
+        heldHead = (head.status, head.headers)
         perform(lifecycle.handle(.sourceHead(status: Int(head.status.code), isEventStream: isEventStream)))
     }
 
@@ -34,8 +34,9 @@ extension EgressHandler {
         case .flushHeldAndRelay:
             releaseResponseBytes()
             if let call, let head = heldHead {
+                heldHead = nil
                 relay = StreamRelay(tracker: nil)
-                sendStreamHead(call, head)
+                sendStreamHead(call, status: head.status, headers: head.headers)
             }
             if var held = heldBody {
                 heldBody = nil
@@ -80,7 +81,7 @@ extension EgressHandler {
                 let family = call.attempts.last?.target.provider.family ?? call.family
                 relay = StreamRelay(tracker: StreamUsageTracker(family: family, hideInjectedUsage: call.attempts.last?.hideInjectedUsage ?? false))
             }
-            sendStreamHead(call, head)
+            sendStreamHead(call, status: head.status, headers: head.headers)
         case .holdHead, .bufferBody, .relayBody, .flushHeldAndRelay:
             break
         case .sendHeldAnswer:
@@ -193,14 +194,14 @@ extension EgressHandler {
         return te.lowercased().contains("trailers")
     }
 
-    private func sendStreamHead(_ call: Call, _ upstream: HTTPResponseHead) {
-        var headers = upstream.headers
+    private func sendStreamHead(_ call: Call, status: HTTPResponseStatus, headers upstreamHeaders: HTTPHeaders) {
+        var headers = upstreamHeaders
         headers.remove(name: "content-length")
         addCommonHeaders(call, &headers)
         pipeline.decorate(call, headers: &headers, trailers: false)
         if allowsTrailers(call) { headers.add(name: "trailer", value: "x-sluice-cost-usd") }
         if transport == .h1, headers.first(name: "cache-control") == nil { headers.add(name: "cache-control", value: "no-cache") }
-        write(.head(responseHead(status: upstream.status, headers: headers)), flush: true)
+        write(.head(responseHead(status: status, headers: headers)), flush: true)
     }
 
     private func relayChunk(_ chunk: ByteBuffer) {

@@ -16,7 +16,7 @@ import SluiceWire
 /// request that arrives while the previous answer is still being written waits in a small
 /// queue, and reading pauses only then. Quiescing (drain) closes an idle connection at once
 /// and a busy one after its answer, with `connection: close`.
-final class EgressHandler: ChannelDuplexHandler, RemovableChannelHandler, ResponseSink {
+final class EgressHandler: ChannelDuplexHandler, RemovableChannelHandler, ResponseSink, StageRunObserver {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -37,7 +37,9 @@ final class EgressHandler: ChannelDuplexHandler, RemovableChannelHandler, Respon
     /// Whether a channelRead is being handled (upstream starts wait for its end).
     var reading = false
     /// The held head and body of a non-stream answer.
-    var heldHead: HTTPResponseHead?
+    /// The answer's status and headers, kept apart (not in an `HTTPResponseHead` box) so
+    /// that adding Sluice's headers mutates them in place instead of copying.
+    var heldHead: (status: HTTPResponseStatus, headers: HTTPHeaders)?
     var heldBody: ByteBuffer?
     var relay: StreamRelay?
     /// The failure being turned into an error reply or event.
@@ -222,24 +224,26 @@ final class EgressHandler: ChannelDuplexHandler, RemovableChannelHandler, Respon
         let call = makeCall(head: head, body: requestBody ?? ByteBuffer())
         self.call = call
         requestBody = nil
-        pipeline.enter(call, eventLoop: loop.eventLoop) { [weak self] reply in
-            guard let self, self.call === call, !call.isFinished else { return }
-            if let reply {
-                self.source = self.localSource(call, reply)
-            } else {
-                self.sourceIsLocal = false
-                self.source = self.pipeline.invoke(call)
-            }
-            self.perform(self.lifecycle.handle(.sourceReady(duringRead: self.reading)))
-            if self.lifecycle.response == .pendingStart, self.transport == .h2 {
-                // An HTTP/2 stream sees a read-complete after every frame, but a reset
-                // sent with the request comes in the same socket read: the connection's
-                // whole read is processed before the loop runs queued tasks.
-                let bound = NIOLoopBound(self, eventLoop: self.loop.eventLoop)
-                self.loop.eventLoop.execute {
-                    let handler = bound.value
-                    handler.perform(handler.lifecycle.handle(.readComplete))
-                }
+        pipeline.enter(call, eventLoop: loop.eventLoop, observer: self)
+    }
+
+    func stagesDidFinish(_ call: Call, reply: LocalReply?) {
+        guard self.call === call, !call.isFinished else { return }
+        if let reply {
+            source = localSource(call, reply)
+        } else {
+            sourceIsLocal = false
+            source = pipeline.invoke(call)
+        }
+        perform(lifecycle.handle(.sourceReady(duringRead: reading)))
+        if lifecycle.response == .pendingStart, transport == .h2 {
+            // An HTTP/2 stream sees a read-complete after every frame, but a reset sent
+            // with the request comes in the same socket read: the connection's whole read
+            // is processed before the loop runs queued tasks.
+            let bound = NIOLoopBound(self, eventLoop: loop.eventLoop)
+            loop.eventLoop.execute {
+                let handler = bound.value
+                handler.perform(handler.lifecycle.handle(.readComplete))
             }
         }
     }

@@ -18,7 +18,7 @@ public struct RouteStage: CallStage {
             return .next
         }
         let snapshot = call.snapshot
-        let path = String(Endpoint.pathWithoutQuery(call.head.uri))
+        let path = Endpoint.pathWithoutQuery(call.head.uri)
         let chosen: ResolvedModel
         if let route = snapshot.routes.first(where: { RouteStage.matches($0, model: requested, feature: call.attribution.feature, path: path) }) {
             call.routeName = route.name
@@ -53,10 +53,10 @@ public struct RouteStage: CallStage {
         }
     }
 
-    static func matches(_ route: CompiledRoute, model: String, feature: String, path: String) -> Bool {
+    static func matches(_ route: CompiledRoute, model: String, feature: String, path: Substring) -> Bool {
         if let wanted = route.match.model, wanted != model { return false }
         if let wanted = route.match.feature, wanted != feature { return false }
-        if let wanted = route.match.path, wanted != path { return false }
+        if let wanted = route.match.path, wanted[...] != path { return false }
         return true
     }
 

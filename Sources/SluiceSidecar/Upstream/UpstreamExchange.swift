@@ -158,14 +158,11 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
             state = .receivingBody
             lastActivityNanos = NIODeadline.now().uptimeNanoseconds
             call.attempts[attemptIndex].status = Int(head.status.code)
-            if head.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true {
-                // Streams can run for minutes: watch the gaps between events.
-                headTimer?.cancel()
-                headTimer = nil
-                armIdleTimer(in: timeouts.idle)
-            }
-            // JSON bodies follow their head at once; the head timer, left running, then
-            // acts as the idle check (one timer per call instead of two).
+            // From here the provider's silence is measured between body bytes, for event
+            // streams and JSON bodies alike.
+            headTimer?.cancel()
+            headTimer = nil
+            armIdleTimer(in: timeouts.idle)
             // Hop-by-hop and framing headers stay here; so does anything posing as Sluice's own.
             sink?.sourceDidEmitHead(HTTPResponseHead(version: head.version, status: head.status, headers: HeaderPolicy.relayedResponseHeaders(head.headers)))
         case (.receivingBody, .body(let buffer)):
@@ -252,12 +249,7 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
 
     private func timedOut() {
         guard !isDone else { return }
-        if case .receivingBody = state {
-            // The head came in time; this timer now guards against a body that stalls.
-            headTimer = nil
-            checkIdle()
-            return
-        }
+        if case .receivingBody = state { return } // the idle timer watches the body
         fail(ResponseFailure(kind: .timeout, detail: "no response head from \(key.endpoint) within \(timeouts.head.nanoseconds / 1_000_000) ms"))
     }
 

@@ -45,7 +45,7 @@ struct UpstreamRequest {
         if let trace = call.trace {
             headers.add(name: "traceparent", value: trace.upstreamTraceparent)
         }
-        let uri = provider.endpoint.pathPrefix + call.head.uri
+        let uri = provider.endpoint.pathPrefix.isEmpty ? call.head.uri : provider.endpoint.pathPrefix + call.head.uri
         self.init(head: HTTPRequestHead(version: .http1_1, method: call.head.method, uri: uri, headers: headers), body: body, hideInjectedUsage: hide)
     }
 }
