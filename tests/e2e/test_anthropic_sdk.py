@@ -33,7 +33,7 @@ def test_messages_create_non_stream(sidecar, mock, anthropic_client):
     sent = stats["last_request"]
     assert json.loads(sent["body"])["model"] == UPSTREAM["claude-e2e"]
     assert sent["headers"]["x-api-key"] == ANTHROPIC_POLICY_KEY
-    assert sent["headers"].get("anthropic-version"), "anthropic-version must reach the provider"
+    assert sent["headers"]["anthropic-version"] == raw.http_request.headers["anthropic-version"], "the SDK's anthropic-version must reach the provider"
     assert "authorization" not in sent["headers"]
     model = stats["models"][UPSTREAM["claude-e2e"]]
     assert (model["input_tokens"], model["output_tokens"]) == (message.usage.input_tokens, 10)
