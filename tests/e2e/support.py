@@ -62,6 +62,11 @@ UPSTREAM = {
     "gpt-badca": "gpt-badca",
 }
 ANTHROPIC_UPSTREAMS = {"claude-e2e-upstream"}
+# Every model name and alias of the session policy (what GET /v1/models must list).
+POLICY_MODELS = {
+    "gpt-e2e", "e2e-fast", "embed-e2e", "claude-e2e", "gpt-filekey", "gpt-tls", "gpt-badca",
+    "scripted-openai", "scripted-anthropic", "scripted-prefixed",
+}
 
 
 def policy_yaml(mock_port: int, tls_port: int, ca_file: str, wrong_ca_file: str, key_file: str, scripted_port: int | None = None, closed_port: int | None = None) -> str:

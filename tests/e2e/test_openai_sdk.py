@@ -239,7 +239,7 @@ def test_responses_stream(sidecar, mock, openai_client):
 
 def test_models_list_is_answered_locally(sidecar, mock, openai_client):
     ids = {model.id for model in openai_client.models.list()}
-    assert {"gpt-e2e", "e2e-fast", "embed-e2e", "claude-e2e", "gpt-filekey", "gpt-tls"} <= ids
+    assert ids == support.POLICY_MODELS
     assert mock.stats()["requests"] == 0
 
 
