@@ -141,8 +141,8 @@ def test_sigterm_lets_a_live_stream_finish_and_refuses_new_connections(make_side
     rid = support.new_request_id()
 
     def stream() -> None:
-        body = support.chat_body(stream=True, max_tokens=60)
-        headers = {"x-mock-tps": "25", "x-request-id": rid}  # 60 tokens at 25/s: about 2.4 s of stream
+        body = support.chat_body(stream=True, max_tokens=50)
+        headers = {"x-mock-tps": "25", "x-request-id": rid}  # 50 tokens at 25/s: about 2 s of stream
         with httpx.stream("POST", sidecar.base_url + "/v1/chat/completions", json=body, headers=headers, timeout=30) as response:
             for chunk in response.iter_raw():
                 received.append(chunk)
@@ -174,7 +174,7 @@ def test_sigterm_lets_a_live_stream_finish_and_refuses_new_connections(make_side
     assert sidecar.proc.popen.wait(timeout=20) == 0
     line = sidecar.log_for(rid)
     assert line["outcome"] == "completed"
-    assert support.log_usage(line) == support.sent_usage(mock.stats()) and line["output_tokens"] == 60
+    assert support.log_usage(line) == support.sent_usage(mock.stats()) and line["output_tokens"] == 50
 
 
 # ---------------------------------------------------------------------------------------

@@ -256,10 +256,17 @@ def closed_port():
 
 
 @pytest.fixture(scope="module")
-def impatient_sidecar(workdir, mock, tls_mock, certs, key_file, closed_port):
-    policy = workdir / "module" / "policy-impatient.yaml"
+def closed_port_policy(workdir, mock, tls_mock, certs, key_file, closed_port):
+    """The session policy plus provider `closedai` (model `gpt-closed`) where nothing listens."""
+    policy = workdir / "module" / "policy-closed-port.yaml"
     policy.parent.mkdir(parents=True, exist_ok=True)
     policy.write_text(support.policy_yaml(mock.port, tls_mock.port, str(certs.ca), str(certs.wrong_ca), str(key_file), closed_port=closed_port))
+    return policy
+
+
+@pytest.fixture(scope="module")
+def impatient_sidecar(workdir, closed_port_policy):
+    policy = closed_port_policy
     instance = support.start_sidecar(
         workdir / "module", policy, "sidecar-impatient",
         ["--upstream-timeout", str(int(HEAD_TIMEOUT)), "--upstream-idle-timeout", str(int(IDLE_TIMEOUT))],
@@ -285,9 +292,9 @@ def test_hang_before_the_head_is_504_at_the_head_timeout(impatient_sidecar, mock
         json_call = pool.submit(timed, lambda: post_json(sidecar, "/v1/chat/completions", chat_body(), {"x-request-id": json_rid, "x-mock-hang": "mid"}))
         openai_call = pool.submit(timed, lambda: post_json(sidecar, "/v1/chat/completions", chat_body(), {"x-request-id": rid, "x-mock-hang": "head"}))
         anthropic_call = pool.submit(timed, lambda: post_json(sidecar, "/v1/messages", messages_body(), {**ANTHROPIC_HEADERS, "x-mock-hang": "head"}))
-        # 32 tokens at 8/s: about 4 s in all, one event every 125 ms.
+        # 28 tokens at 8/s: about 3.4 s in all, one event every 125 ms.
         slow_call = pool.submit(timed, lambda: post_json(
-            sidecar, "/v1/chat/completions", chat_body(stream=True), {"x-request-id": slow_rid, "x-mock-tps": "8", "x-mock-output-tokens": "32"},
+            sidecar, "/v1/chat/completions", chat_body(stream=True), {"x-request-id": slow_rid, "x-mock-tps": "8", "x-mock-output-tokens": "28"},
         ))
         (response, elapsed), (anthropic, anthropic_elapsed), (slow, slow_elapsed) = openai_call.result(), anthropic_call.result(), slow_call.result()
 
@@ -319,46 +326,42 @@ def test_hang_before_the_head_is_504_at_the_head_timeout(impatient_sidecar, mock
     assert (stats["hangs"], stats["requests"], stats["completed_responses"]) == (3, 4, 1)
 
 
-def test_stream_that_goes_silent_ends_at_the_idle_timeout(impatient_sidecar, mock):
-    rid = new_request_id()
-    before = scrape(impatient_sidecar)
-    started = time.monotonic()
-    with httpx.Client(timeout=20) as client, client.stream(
-        "POST", impatient_sidecar.openai_base + "/chat/completions", json=chat_body(stream=True),
-        headers={"x-request-id": rid, "x-mock-hang": "mid", "x-mock-output-tokens": "10"},
-    ) as response:
-        assert response.status_code == 200
-        text = "".join(response.iter_text())
-    elapsed = time.monotonic() - started
-    assert IDLE_WINDOW[0] <= elapsed < IDLE_WINDOW[1], elapsed
-    events = support.sse_events(text)
-    last = json.loads(events[-1]["data"])
-    assert last["error"]["code"] == "upstream_timeout"
+def test_streams_that_go_silent_end_at_the_idle_timeout_counted_as_far_as_they_went(impatient_sidecar, mock):
+    """An OpenAI and an Anthropic stream (at the same time) whose provider stops writing
+    halfway: each ends with a timeout error event one idle timeout after the last byte, and
+    is counted for the usage sent by then (nothing for OpenAI; message_start's for Anthropic)."""
+    sidecar = impatient_sidecar
+    rids = {"openai": new_request_id("silent-openai"), "anthropic": new_request_id("silent-anthropic")}
+    silent = {"x-mock-hang": "mid", "x-mock-output-tokens": "10"}
+    before = scrape(sidecar)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        openai_call = pool.submit(timed, lambda: post_json(sidecar, "/v1/chat/completions", chat_body(stream=True), {**silent, "x-request-id": rids["openai"]}))
+        anthropic_call = pool.submit(timed, lambda: post_json(
+            sidecar, "/v1/messages", messages_body(stream=True), {**ANTHROPIC_HEADERS, **silent, "x-request-id": rids["anthropic"]},
+        ))
+        (openai_response, openai_elapsed), (anthropic_response, anthropic_elapsed) = openai_call.result(), anthropic_call.result()
+    for elapsed in (openai_elapsed, anthropic_elapsed):
+        assert IDLE_WINDOW[0] <= elapsed < IDLE_WINDOW[1], (openai_elapsed, anthropic_elapsed)
+    assert openai_response.status_code == anthropic_response.status_code == 200
+    openai_events = support.sse_events(openai_response.text)
+    assert json.loads(openai_events[-1]["data"])["error"]["code"] == "upstream_timeout"
+    anthropic_events = support.sse_events(anthropic_response.text)
+    assert anthropic_events[-1]["event"] == "error"
+    assert json.loads(anthropic_events[-1]["data"])["error"]["code"] == "upstream_timeout"
     stats = mock.stats()
-    assert len(events) - 1 == stats["streamed_events"] and stats["hangs"] == 1
-    line = impatient_sidecar.log_for(rid)
-    after = scrape(impatient_sidecar)
-    assert line["outcome"] == "upstream_broken" and line["error_code"] == "upstream_timeout"
-    assert line["upstream_failure"] == "timeout"
-    support.assert_accounted(impatient_sidecar, line, before, after, sent_usage(stats), "gpt-e2e")
-
-
-def test_anthropic_stream_that_goes_silent_is_counted_as_far_as_it_went(impatient_sidecar, mock):
-    rid = new_request_id()
-    before = scrape(impatient_sidecar)
-    response, elapsed = timed(lambda: post_json(
-        impatient_sidecar, "/v1/messages", messages_body(stream=True),
-        {**ANTHROPIC_HEADERS, "x-request-id": rid, "x-mock-hang": "mid", "x-mock-output-tokens": "10"},
-    ))
-    assert response.status_code == 200
-    assert IDLE_WINDOW[0] <= elapsed < IDLE_WINDOW[1], elapsed
-    assert support.sse_events(response.text)[-1]["event"] == "error"
-    line = impatient_sidecar.log_for(rid)
-    after = scrape(impatient_sidecar)
-    assert line["outcome"] == "upstream_broken" and line["upstream_failure"] == "timeout"
-    sent = sent_usage(mock.stats(), UPSTREAM["claude-e2e"])
+    # Everything the mock wrote reached the client, then Sluice's error event.
+    assert len(openai_events) - 1 + len(anthropic_events) - 1 == stats["streamed_events"]
+    assert stats["hangs"] == 2
+    lines = dict(zip(rids, sidecar.logs_for(rids.values())))
+    after = scrape(sidecar)
+    for line in lines.values():
+        assert (line["status"], line["outcome"], line["error_code"], line["upstream_failure"]) == (200, "upstream_broken", "upstream_timeout", "timeout"), line
+    assert sent_usage(stats, UPSTREAM["gpt-e2e"]) == (0, 0, 0)
+    assert support.log_usage(lines["openai"]) == (0, 0, 0) and "cost_usd" not in lines["openai"]
+    sent = sent_usage(stats, UPSTREAM["claude-e2e"])
     assert sent[0] > 0 and sent[1] == 1
-    support.assert_accounted(impatient_sidecar, line, before, after, sent, "claude-e2e")
+    # Both calls in one scrape delta: the OpenAI one adds nothing, so the delta is Anthropic's.
+    support.assert_accounted(sidecar, lines["anthropic"], before, after, sent, "claude-e2e")
 
 
 @pytest.mark.xfail(strict=True, reason="a JSON body's idle check rides the head timer: it fires at --upstream-timeout, not --upstream-idle-timeout")
@@ -376,10 +379,11 @@ def test_json_answer_that_goes_silent_is_504_at_the_idle_timeout(impatient_sidec
 # Upstream errors by kind, counted exactly
 
 
-def test_upstream_errors_are_counted_by_kind(impatient_sidecar, mock):
+def test_upstream_errors_are_counted_by_kind(make_sidecar, closed_port_policy, mock):
     """connect: nothing listens; timeout: no head; closed: reset before the head; broken_stream:
-    reset mid-stream. Each kind is counted once per failed call, nothing else moves."""
-    sidecar = impatient_sidecar
+    reset mid-stream. Each kind is counted once per failed call, nothing else moves. (A head
+    timeout of 1 s: which timer is which is the business of the tests above.)"""
+    sidecar = make_sidecar(["--upstream-timeout", "1"], policy=closed_port_policy)
     before = scrape(sidecar)
     with ThreadPoolExecutor(max_workers=1) as pool:
         hung = pool.submit(post_json, sidecar, "/v1/chat/completions", chat_body(), {"x-mock-hang": "head"})
