@@ -203,7 +203,11 @@ class Proc:
 
     def describe(self) -> str:
         tail = self.stderr_text()[-3000:]
-        return f"{self.name} (pid {self.popen.pid}, exit {self.popen.poll()}); stderr tail:\n{tail}"
+        code = self.popen.poll()
+        # An exit status of 0 for a process that still exists means its status was reaped
+        # elsewhere (Popen reports ECHILD as 0); say so, it is not the same failure.
+        still_there = Path(f"/proc/{self.popen.pid}").exists()
+        return f"{self.name} (pid {self.popen.pid}, exit {code}, pid still exists: {still_there}); stderr tail:\n{tail}"
 
     def stop(self, grace: float = 3.0) -> None:
         if self.popen.poll() is None:
