@@ -78,6 +78,8 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var generation = 0
     private var pending: Scheduled<Void>?
     private var job: StreamJob?
+    /// This connection has carried an API request (not `/mock/...`), so it is in the stats.
+    private var counted = false
 
     init(shared: MockShared) {
         self.shared = shared
@@ -129,6 +131,10 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         self.stopWork()
+        if self.counted {
+            self.counted = false
+            self.recorder.recordConnectionClosed()
+        }
         context.fireChannelInactive()
     }
 
@@ -161,6 +167,10 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
 
+        if !self.counted {
+            self.counted = true
+            self.recorder.recordConnection()
+        }
         let endpoint = Endpoint(method: head.method, path: path)
         let flavor = endpoint?.flavor ?? ProviderFlavor.guess(path: path, headers: head.headers)
         let overrides = MockOverrides(head.headers)
@@ -188,7 +198,7 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         guard let endpoint else {
-            let message = flavor == .openAI ? "Invalid URL (\(head.method.rawValue) \(path)) (mock)" : "Not found: \(path) (mock)"
+            let message = flavor == .openAI ? "Invalid URL (\(head.method.rawValue) \(path))" : "Not found: \(path)"
             self.after(milliseconds: latency, context: context) { [self] in
                 self.writeError(context: context, flavor: flavor, status: 404, message: message)
             }
@@ -275,13 +285,17 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: Responses
 
-    private func responseHeaders(contentType: String, flavor: ProviderFlavor?) -> HTTPHeaders {
+    /// The provider's id of the current response (`req_…`), sent in its request-id header.
+    private func responseID() -> String {
+        "req_" + Hashing.hex(Hashing.mix(UInt64(truncatingIfNeeded: self.generation) ^ UInt64(UInt(bitPattern: ObjectIdentifier(self).hashValue))))
+    }
+
+    private func responseHeaders(contentType: String, flavor: ProviderFlavor?, requestID: String? = nil) -> HTTPHeaders {
         var headers = HTTPHeaders()
         headers.reserveCapacity(6)
         headers.add(name: "content-type", value: contentType)
         if let flavor {
-            let id = "req_" + Hashing.hex(Hashing.mix(UInt64(truncatingIfNeeded: self.generation) ^ UInt64(UInt(bitPattern: ObjectIdentifier(self).hashValue))))
-            headers.add(name: flavor == .anthropic ? "request-id" : "x-request-id", value: id)
+            headers.add(name: flavor == .anthropic ? "request-id" : "x-request-id", value: requestID ?? self.responseID())
         }
         if !self.keepAlive {
             headers.add(name: "connection", value: "close")
@@ -297,10 +311,11 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         contentType: String,
         body: String,
         flavor: ProviderFlavor? = nil,
+        requestID: String? = nil,
         extraHeaders: [(String, String)] = []
     ) {
         let buffer = context.channel.allocator.buffer(string: body)
-        var headers = self.responseHeaders(contentType: contentType, flavor: flavor)
+        var headers = self.responseHeaders(contentType: contentType, flavor: flavor, requestID: requestID)
         for (name, value) in extraHeaders { headers.add(name: name, value: value) }
         headers.add(name: "content-length", value: String(buffer.readableBytes))
         let head = HTTPResponseHead(version: self.httpVersion, status: status, headers: headers)
@@ -327,14 +342,16 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         if flavor == .openAI && status == 429 {
             extra.append(("x-ratelimit-reset-requests", "\(self.configuration.retryAfterSeconds)s"))
         }
-        self.recorder.recordStatus(status)
-        let responseStatus = HTTPResponseStatus(statusCode: status)
+        let requestID = self.responseID()
+        let body = Bodies.error(flavor: flavor, status: status, requestID: requestID, message: message)
+        self.recorder.recordError(MockProviderStats.LastError(status: status, requestID: requestID, body: body))
         self.writeResponse(
             context: context,
-            status: responseStatus,
+            status: HTTPResponseStatus(statusCode: status),
             contentType: "application/json",
-            body: Bodies.error(flavor: flavor, status: status, message: message),
+            body: body,
             flavor: flavor,
+            requestID: requestID,
             extraHeaders: extra
         )
     }
@@ -346,6 +363,9 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.recorder.recordStatus(200)
         guard let isReset = midStopIsReset else {
             self.recorder.recordCompletion(model: plan.model, usage: plan.reportedUsage)
+            if let usage = plan.reportedUsage {
+                self.recorder.recordSentUsage(model: plan.model, change: usage)
+            }
             self.writeResponse(context: context, status: .ok, contentType: "application/json", body: body, flavor: plan.endpoint.flavor)
             return
         }
@@ -453,6 +473,9 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let index = job.next
             job.next += 1
             written += 1
+            if let change = script.usageChange(at: index) {
+                self.recorder.recordSentUsage(model: script.plan.model, change: change)
+            }
             if index == script.total - 1 {
                 // Count before the last byte leaves, so a client that saw the end sees the stats.
                 self.recorder.recordCompletion(model: script.plan.model, usage: script.plan.reportedUsage, streamedEvents: uncounted + 1)

@@ -71,7 +71,6 @@ public final class MockProvider: Sendable {
                 guard accepted else {
                     return channel.close()
                 }
-                shared.recorder.recordConnection()
                 channel.closeFuture.whenComplete { _ in
                     connections.withLockedValue { _ = $0.open.removeValue(forKey: id) }
                 }

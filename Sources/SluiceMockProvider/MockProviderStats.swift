@@ -11,6 +11,13 @@ import NIOHTTP1
 /// (OpenAI `prompt_tokens` / `input_tokens`, which include the cached part; Anthropic `input_tokens`,
 /// which excludes it); `cached_input_tokens` is OpenAI `cached_tokens` / Anthropic
 /// `cache_read_input_tokens`. Requests to `/mock/...` are not counted.
+///
+/// The `sent_*_tokens` counts are the usage a client reading every byte the mock wrote would
+/// have seen, whether or not the response was finished: for each response, the latest value
+/// of each usage field written so far. A stream cut off (`x-mock-reset: mid`,
+/// `x-mock-hang: mid`, the client gone) counts the usage of the events written before the
+/// cut: an Anthropic stream's `message_start` (its input, and 1 output token), nothing for an
+/// OpenAI stream (its usage comes last). For finished responses they equal the counts above.
 public struct MockProviderStats: Sendable, Codable, Equatable {
     /// Per upstream model (the request's `model`).
     public struct ModelStats: Sendable, Codable, Equatable {
@@ -21,6 +28,10 @@ public struct MockProviderStats: Sendable, Codable, Equatable {
         public var inputTokens: Int = 0
         public var outputTokens: Int = 0
         public var cachedInputTokens: Int = 0
+        /// Usage written, finished or not (see ``MockProviderStats``).
+        public var sentInputTokens: Int = 0
+        public var sentOutputTokens: Int = 0
+        public var sentCachedInputTokens: Int = 0
 
         public init() {}
 
@@ -30,6 +41,30 @@ public struct MockProviderStats: Sendable, Codable, Equatable {
             case inputTokens = "input_tokens"
             case outputTokens = "output_tokens"
             case cachedInputTokens = "cached_input_tokens"
+            case sentInputTokens = "sent_input_tokens"
+            case sentOutputTokens = "sent_output_tokens"
+            case sentCachedInputTokens = "sent_cached_input_tokens"
+        }
+    }
+
+    /// The most recent error response the mock sent (an injected or real 4xx/5xx).
+    public struct LastError: Sendable, Codable, Equatable {
+        public var status: Int
+        /// The id in the response's `x-request-id` (OpenAI) or `request-id` (Anthropic)
+        /// header, also written into the error's message: it marks a body as the mock's own.
+        public var requestID: String
+        /// The body exactly as sent.
+        public var body: String
+
+        public init(status: Int, requestID: String, body: String) {
+            self.status = status
+            self.requestID = requestID
+            self.body = body
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case status, body
+            case requestID = "request_id"
         }
     }
 
@@ -51,8 +86,12 @@ public struct MockProviderStats: Sendable, Codable, Equatable {
         }
     }
 
-    /// TCP connections accepted.
+    /// TCP connections that carried an API request, counted at their first one (connections
+    /// that only ever asked `/mock/...`, like a test reading these stats, are left out).
     public var connections: Int = 0
+    /// Of those, the ones that have closed, whichever side closed them (since the last reset,
+    /// so it may count a connection opened before it).
+    public var connectionsClosed: Int = 0
     /// All requests received.
     public var requests: Int = 0
     /// Requests per path (without query string).
@@ -65,6 +104,8 @@ public struct MockProviderStats: Sendable, Codable, Equatable {
     /// Occurrences of each request header name (lower-cased).
     public var headersSeen: [String: Int] = [:]
     public var lastRequest: LastRequest?
+    /// The most recent error response (absent when none was sent).
+    public var lastError: LastError?
     /// SSE events written (each `data:` block, `[DONE]` included).
     public var streamedEvents: Int = 0
     /// Responses (JSON or stream) sent completely.
@@ -77,18 +118,27 @@ public struct MockProviderStats: Sendable, Codable, Equatable {
     public var inputTokens: Int = 0
     public var outputTokens: Int = 0
     public var cachedInputTokens: Int = 0
+    /// Sums over ``models``: usage written, finished or not.
+    public var sentInputTokens: Int = 0
+    public var sentOutputTokens: Int = 0
+    public var sentCachedInputTokens: Int = 0
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case connections, requests, paths, statuses, models, credentials, resets, hangs
+        case connectionsClosed = "connections_closed"
         case headersSeen = "headers_seen"
         case lastRequest = "last_request"
+        case lastError = "last_error"
         case streamedEvents = "streamed_events"
         case completedResponses = "completed_responses"
         case inputTokens = "input_tokens"
         case outputTokens = "output_tokens"
         case cachedInputTokens = "cached_input_tokens"
+        case sentInputTokens = "sent_input_tokens"
+        case sentOutputTokens = "sent_output_tokens"
+        case sentCachedInputTokens = "sent_cached_input_tokens"
     }
 }
 
@@ -155,9 +205,38 @@ final class StatsRecorder: Sendable {
         self.state.withLockedValue { $0.stats.connections += 1 }
     }
 
+    func recordConnectionClosed() {
+        self.state.withLockedValue { $0.stats.connectionsClosed += 1 }
+    }
+
     func recordStatus(_ code: Int) {
         let key = String(code)
         self.state.withLockedValue { $0.stats.statuses[key, default: 0] += 1 }
+    }
+
+    /// An error response about to be written: its status is counted and it becomes ``MockProviderStats/lastError``.
+    func recordError(_ error: MockProviderStats.LastError) {
+        let key = String(error.status)
+        self.state.withLockedValue { state in
+            state.stats.statuses[key, default: 0] += 1
+            state.stats.lastError = error
+        }
+    }
+
+    /// Usage fields about to be written: `change` is what they add to the response's usage
+    /// so far (an Anthropic `message_delta` replaces `message_start`'s output count, so its
+    /// change may be negative).
+    func recordSentUsage(model: String, change: ReportedUsage) {
+        self.state.withLockedValue { state in
+            var entry = state.stats.models[model, default: MockProviderStats.ModelStats()]
+            entry.sentInputTokens += change.input
+            entry.sentOutputTokens += change.output
+            entry.sentCachedInputTokens += change.cached
+            state.stats.models[model] = entry
+            state.stats.sentInputTokens += change.input
+            state.stats.sentOutputTokens += change.output
+            state.stats.sentCachedInputTokens += change.cached
+        }
     }
 
     func addStreamedEvents(_ count: Int) {

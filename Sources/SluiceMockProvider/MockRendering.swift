@@ -130,8 +130,11 @@ enum Bodies {
             """
     }
 
-    /// A provider-shaped error body for `status`.
-    static func error(flavor: ProviderFlavor, status: Int, message: String? = nil) -> String {
+    /// A provider-shaped error body for `status`. The message ends with
+    /// `(mock; request ID <requestID>)`, the id the response's request-id header carries, so a
+    /// test can tell the mock's error from one Sluice wrote, and one request's from another's.
+    static func error(flavor: ProviderFlavor, status: Int, requestID: String, message: String? = nil) -> String {
+        let marker = " (mock; request ID \(requestID))"
         switch flavor {
         case .openAI:
             let type: String
@@ -140,28 +143,28 @@ enum Bodies {
             switch status {
             case 400:
                 type = "invalid_request_error"
-                text = "We could not parse the JSON body of your request. (mock)"
+                text = "We could not parse the JSON body of your request."
             case 401:
                 type = "invalid_request_error"
                 code = "\"invalid_api_key\""
-                text = "Incorrect API key provided. (mock)"
+                text = "Incorrect API key provided."
             case 404:
                 type = "invalid_request_error"
-                text = "Invalid URL. (mock)"
+                text = "Invalid URL."
             case 429:
                 type = "requests"
                 code = "\"rate_limit_exceeded\""
-                text = "Rate limit reached for requests. (mock)"
+                text = "Rate limit reached for requests."
             case 503:
                 type = "server_error"
-                text = "The server is overloaded or not ready yet. (mock)"
+                text = "The server is overloaded or not ready yet."
             default:
                 type = status >= 500 ? "server_error" : "invalid_request_error"
-                text = "The server had an error while processing your request. (mock)"
+                text = "The server had an error while processing your request."
             }
             if let message { text = message }
             return """
-                {"error":{"message":\(JSONText.quoted(text)),"type":"\(type)","param":null,"code":\(code)}}
+                {"error":{"message":\(JSONText.quoted(text + marker)),"type":"\(type)","param":null,"code":\(code)}}
                 """
         case .anthropic:
             let type: String
@@ -175,9 +178,9 @@ enum Bodies {
             case 503, 529: type = "overloaded_error"
             default: type = status >= 500 ? "api_error" : "invalid_request_error"
             }
-            let text = message ?? "\(type.replacingOccurrences(of: "_", with: " ")) (mock)"
+            let text = message ?? type.replacingOccurrences(of: "_", with: " ")
             return """
-                {"type":"error","error":{"type":"\(type)","message":\(JSONText.quoted(text))}}
+                {"type":"error","error":{"type":"\(type)","message":\(JSONText.quoted(text + marker))}}
                 """
         }
     }
@@ -256,7 +259,7 @@ final class StreamScript {
             let start = """
                 {"type":"message_start","message":{"id":"msg_\(plan.idSuffix)","type":"message","role":"assistant",\
                 "model":\(model),"content":[],"stop_reason":null,"stop_sequence":null,\
-                "usage":\(Bodies.anthropicUsage(plan, outputTokens: 1))}}
+                "usage":\(Bodies.anthropicUsage(plan, outputTokens: Self.anthropicStartOutputTokens))}}
                 """
             self.preamble = [
                 Self.named("message_start", start),
@@ -277,6 +280,35 @@ final class StreamScript {
         self.contentPrefix = allocator.buffer(string: prefix)
         self.contentMiddle = middle.map { allocator.buffer(string: $0) }
         self.contentSuffix = allocator.buffer(string: suffix)
+    }
+
+    /// The output count an Anthropic `message_start` reports (as the real API does).
+    static let anthropicStartOutputTokens = 1
+
+    /// What event `index` adds to the usage the response has reported so far; nil when it
+    /// carries no usage. Summed over every event, it is the plan's reported usage.
+    func usageChange(at index: Int) -> ReportedUsage? {
+        let plan = self.plan
+        let epilogueStart = self.preambleCount + self.contentCount
+        switch plan.endpoint {
+        case .chatCompletions, .completions:
+            // Epilogue: the finish chunk, the usage chunk (when asked for), [DONE].
+            guard plan.includeUsage, index == epilogueStart + 1 else { return nil }
+            return plan.reportedUsage
+        case .responses:
+            // response.completed, the last event, carries the usage.
+            guard index == self.total - 1 else { return nil }
+            return plan.reportedUsage
+        case .messages:
+            if index == 0 {
+                return ReportedUsage(input: plan.inputTokens, cached: plan.cachedTokens, output: Self.anthropicStartOutputTokens)
+            }
+            // message_delta, after content_block_stop, states the final output count.
+            guard index == epilogueStart + 1 else { return nil }
+            return ReportedUsage(input: 0, cached: 0, output: plan.outputTokens - Self.anthropicStartOutputTokens)
+        case .embeddings, .countTokens:
+            return nil
+        }
     }
 
     private static func named(_ name: String, _ json: String) -> String {

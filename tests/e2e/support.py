@@ -62,15 +62,33 @@ UPSTREAM = {
     "gpt-badca": "gpt-badca",
 }
 ANTHROPIC_UPSTREAMS = {"claude-e2e-upstream"}
+# Every model name and alias of the session policy (what GET /v1/models must list).
+POLICY_MODELS = {
+    "gpt-e2e", "e2e-fast", "embed-e2e", "claude-e2e", "gpt-filekey", "gpt-tls", "gpt-badca",
+    "scripted-openai", "scripted-anthropic", "scripted-prefixed",
+}
 
 
-def policy_yaml(mock_port: int, tls_port: int, ca_file: str, wrong_ca_file: str, key_file: str, scripted_port: int | None = None) -> str:
+def policy_yaml(mock_port: int, tls_port: int, ca_file: str, wrong_ca_file: str, key_file: str, scripted_port: int | None = None, closed_port: int | None = None) -> str:
     """The test policy: providers pointing at the mocks, prices from ``PRICES``; with
     ``scripted_port``, also two providers served by a ``ScriptedUpstream`` (models
-    ``scripted-openai`` and ``scripted-anthropic``)."""
+    ``scripted-openai`` and ``scripted-anthropic``); with ``closed_port``, provider
+    ``closedai`` (model ``gpt-closed``) at a port where nothing listens."""
     scripted_providers = scripted_models = ""
+    if closed_port:
+        scripted_providers += f"""\
+  closedai:
+    kind: openai
+    base_url: http://127.0.0.1:{closed_port}
+    credential: {{ env: {OPENAI_KEY_ENV} }}
+"""
+        scripted_models += """\
+  gpt-closed:
+    provider: closedai
+    prices: { input: 1, output: 2 }
+"""
     if scripted_port:
-        scripted_providers = f"""\
+        scripted_providers += f"""\
   scripted:
     kind: openai
     base_url: http://127.0.0.1:{scripted_port}
@@ -84,7 +102,7 @@ def policy_yaml(mock_port: int, tls_port: int, ca_file: str, wrong_ca_file: str,
     base_url: http://127.0.0.1:{scripted_port}/gateway/openai
     credential: {{ env: {OPENAI_KEY_ENV} }}
 """
-        scripted_models = """\
+        scripted_models += """\
   scripted-openai:
     provider: scripted
     prices: { input: 1, output: 2 }
@@ -150,6 +168,14 @@ providers:
 """
 
 
+def refusing_port() -> socket.socket:
+    """A socket bound to a loopback port but not listening: connecting to its port is refused
+    at once, and no other process can take the port while the socket is open."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 # ---------------------------------------------------------------------------------------
 # Processes
 
@@ -177,7 +203,11 @@ class Proc:
 
     def describe(self) -> str:
         tail = self.stderr_text()[-3000:]
-        return f"{self.name} (pid {self.popen.pid}, exit {self.popen.poll()}); stderr tail:\n{tail}"
+        code = self.popen.poll()
+        # An exit status of 0 for a process that still exists means its status was reaped
+        # elsewhere (Popen reports ECHILD as 0); say so, it is not the same failure.
+        still_there = Path(f"/proc/{self.popen.pid}").exists()
+        return f"{self.name} (pid {self.popen.pid}, exit {code}, pid still exists: {still_there}); stderr tail:\n{tail}"
 
     def stop(self, grace: float = 3.0) -> None:
         if self.popen.poll() is None:
@@ -282,6 +312,35 @@ class Mock:
 
     def reset(self) -> None:
         httpx.post(self.base_url + "/mock/reset", timeout=5.0, verify=self.verify).raise_for_status()
+
+    def wait_connections_closed(self, count: int, timeout: float = 10.0) -> dict:
+        """Polls until ``count`` connections have closed (the event that ends an upstream call);
+        returns the stats seen then. Whatever the mock wrote on them is counted by then."""
+        def closed():
+            stats = self.stats()
+            return stats if stats["connections_closed"] >= count else None
+
+        return wait_until(closed, timeout, f"{count} connection(s) to the mock to close", self.proc)
+
+
+def mock_error_marker(request_id: str) -> str:
+    """The end of every error message the mock writes (its own request id): what tells a
+    relayed provider error from an error Sluice wrote itself."""
+    return f"(mock; request ID {request_id})"
+
+
+def sent_usage(stats: dict, model: str | None = None) -> tuple[int, int, int]:
+    """(input, output, cached) usage the mock wrote, finished or cut off, normalised as Sluice
+    counts it (input includes the cached part). ``model``: one upstream model, else all.
+    Anthropic's input field excludes cache reads, so for Anthropic models they are added."""
+    models = {model: stats["models"][model]} if model else stats["models"]
+    total = [0, 0, 0]
+    for name, entry in models.items():
+        cached = entry["sent_cached_input_tokens"]
+        total[0] += entry["sent_input_tokens"] + (cached if name in ANTHROPIC_UPSTREAMS else 0)
+        total[1] += entry["sent_output_tokens"]
+        total[2] += cached
+    return total[0], total[1], total[2]
 
 
 def start_mock(workdir: Path, name: str = "mock", extra: list[str] | None = None, verify: ssl.SSLContext | bool = True) -> Mock:
@@ -574,7 +633,59 @@ def assert_cost(header: str | None, expected: Decimal) -> None:
 
 
 def log_usage(line: dict) -> tuple[int, int, int]:
+    """(input, output, cached) tokens of an access-log line; the fields are absent, not zero,
+    when the provider reported no usage, so absent counts as 0 here."""
     return line.get("input_tokens", 0), line.get("output_tokens", 0), line.get("cached_input_tokens", 0)
+
+
+# ---------------------------------------------------------------------------------------
+# Metrics
+
+
+_METRIC_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
+
+
+def scrape(sidecar: "Sidecar") -> dict[tuple[str, frozenset], float]:
+    """One /metrics scrape as {(name, frozenset of (label, value)): value}."""
+    response = httpx.get(f"http://127.0.0.1:{sidecar.admin}/metrics", timeout=5.0)
+    assert response.status_code == 200, response.text
+    found = {}
+    for line in response.text.splitlines():
+        match = _METRIC_LINE.match(line)
+        if match:
+            labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(2) or ""))
+            found[(match.group(1), labels)] = float(match.group(3))
+    return found
+
+
+def metric(samples: dict[tuple[str, frozenset], float], name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels``."""
+    wanted = set(labels.items())
+    return sum(value for (n, l), value in samples.items() if n == name and wanted <= l)
+
+
+def label_values(samples: dict[tuple[str, frozenset], float], name: str, label: str) -> set[str]:
+    """Every value ``label`` takes in the samples of ``name``."""
+    return {value for (n, labels), _ in samples.items() if n == name for key, value in labels if key == label}
+
+
+def assert_accounted(sidecar: "Sidecar", line: dict, before: dict, after: dict, expected: tuple[int, int, int], model: str) -> None:
+    """The tokens of one call in its access-log line and in the /metrics deltas (``before``
+    / ``after`` scrapes around it, nothing else in between) equal ``expected`` (input,
+    output, cached), and its cost is those tokens at ``model``'s prices, in both places."""
+    assert log_usage(line) == expected, (line, expected)
+    cost = expected_cost(model, *expected)
+
+    def delta(name: str, **labels: str) -> float:
+        return metric(after, name, **labels) - metric(before, name, **labels)
+
+    got = (delta("sluice_tokens_total", type="input"), delta("sluice_tokens_total", type="output"), delta("sluice_tokens_total", type="cached_input"))
+    assert got == expected, f"metrics count {got} tokens, the mock sent {expected}"
+    if cost:
+        assert_cost(str(line["cost_usd"]), cost)
+    else:
+        assert "cost_usd" not in line, line
+    assert abs(Decimal(str(delta("sluice_cost_usd_total"))) - cost) < Decimal("1e-9"), (delta("sluice_cost_usd_total"), cost)
 
 
 # ---------------------------------------------------------------------------------------

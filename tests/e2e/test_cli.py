@@ -9,6 +9,7 @@ import signal
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import httpx
@@ -107,8 +108,9 @@ def test_dev_without_keys_serves_from_the_mock(workdir):
         workdir, env=support.base_env(), cwd=REPO,
     )
     try:
-        ports = support.wait_ports(proc, ports_file, ["egress", "admin"])
-        egress, admin = ports["egress"], ports["admin"]
+        # No provider key is set, so every provider is served by the mock, whose port is listed.
+        ports = support.wait_ports(proc, ports_file, ["egress", "admin", "mock"])
+        egress, admin, mock_port = ports["egress"], ports["admin"], ports["mock"]
         banner = wait_until(lambda: "curl" in proc.stderr_text() and proc.stderr_text(), 30, "the dev banner", proc)
         assert f"http://127.0.0.1:{egress}/v1" in banner
         assert f"http://127.0.0.1:{egress} " in banner or f"http://127.0.0.1:{egress}\n" in banner
@@ -133,14 +135,15 @@ def test_dev_without_keys_serves_from_the_mock(workdir):
         with anthropic.Anthropic(base_url=f"http://127.0.0.1:{egress}", api_key="anything", max_retries=0, timeout=20) as client:
             message = client.messages.create(model="claude-3-5-haiku", max_tokens=20, messages=[{"role": "user", "content": "Hello"}])
             assert message.content[0].text
-        if "mock" in ports:
-            stats = httpx.get(f"http://127.0.0.1:{ports['mock']}/mock/stats", timeout=5).json()
-            assert stats["requests"] == 4
-            assert "anything" not in json.dumps(stats["credentials"])
-        lines = [json.loads(l) for l in proc.stdout_text().split("\n") if l.startswith("{")]
-        assert len([l for l in lines if l.get("status") == 200]) >= 4
+        stats = httpx.get(f"http://127.0.0.1:{mock_port}/mock/stats", timeout=5).json()
+        assert stats["requests"] == 4
+        # The mock gets dev's stand-in key, never the app's placeholder.
+        assert stats["credentials"] == {"Bearer sk-sluice-dev-mock": 3, "sk-sluice-dev-mock": 1}, stats["credentials"]
     finally:
         proc.stop()
+    assert proc.popen.returncode == 0, proc.describe()
+    lines = [json.loads(l) for l in proc.stdout_text().split("\n") if l.startswith("{")]
+    assert [l["status"] for l in lines] == [200] * 4, lines
 
 
 # ---------------------------------------------------------------------------------------
@@ -219,24 +222,7 @@ def test_admin_endpoints(sidecar):
     assert httpx.post(base + "/ready", timeout=5).status_code == 405
 
 
-METRIC = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
-
-
-def scrape(sidecar) -> dict[tuple[str, frozenset], float]:
-    text = httpx.get(f"http://127.0.0.1:{sidecar.admin}/metrics", timeout=5).text
-    samples = {}
-    for line in text.splitlines():
-        match = METRIC.match(line)
-        if match:
-            labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(2) or ""))
-            samples[(match.group(1), labels)] = float(match.group(3))
-    return samples
-
-
-def metric(samples, name: str, **labels: str) -> float:
-    """Sum of the samples of ``name`` whose labels include ``labels``."""
-    wanted = set(labels.items())
-    return sum(value for (n, l), value in samples.items() if n == name and wanted <= l)
+scrape, metric = support.scrape, support.metric
 
 
 def test_metrics_count_what_was_served_and_pass_promtool(sidecar, mock, openai_client):
@@ -262,7 +248,8 @@ def test_metrics_count_what_was_served_and_pass_promtool(sidecar, mock, openai_c
     assert delta("sluice_tokens_total", feature=feature, type="output") == model["output_tokens"] == 12
     assert delta("sluice_tokens_total", feature=feature, type="input") == model["input_tokens"]
     assert delta("sluice_tokens_total", feature=feature, type="cached_input") == 2
-    cost = sum(Decimal(str(l.get("cost_usd", 0))) for l in lines)
+    assert "cost_usd" not in lines[2], "a provider error costs nothing"
+    cost = Decimal(str(lines[0]["cost_usd"])) + Decimal(str(lines[1]["cost_usd"]))
     assert abs(Decimal(str(delta("sluice_cost_usd_total", feature=feature))) - cost) < Decimal("1e-9")
     assert delta("sluice_requests_total", endpoint="chat_completions", status_class="2xx", provider="mockai") == 2
     assert delta("sluice_requests_total", endpoint="chat_completions", status_class="5xx", provider="mockai") == 1
@@ -286,91 +273,132 @@ def test_access_log_to_a_file_or_off(make_sidecar, mock, workdir):
         return path.exists() and any(json.loads(l)["request_id"] == rid for l in path.read_text().split("\n") if l)
 
     wait_until(logged, 5, "the access-log line in the file", to_file.proc)
-    assert to_file.proc.stdout_text() == "", "with a file, nothing goes to stdout"
 
     # make_sidecar passes --access-log stdout first; a later --access-log off wins.
     off = make_sidecar(extra=["--access-log", "off"])
-    assert httpx.post(off.openai_base + "/chat/completions", json=chat_body(), timeout=20).status_code == 200
-    assert httpx.get(f"http://127.0.0.1:{off.admin}/ready", timeout=5).status_code == 200
+    off_rid = new_request_id()
+    assert httpx.post(off.openai_base + "/chat/completions", json=chat_body(), headers={"x-request-id": off_rid}, timeout=20).status_code == 200
+    assert mock.stats()["last_request"]["headers"]["x-request-id"] == off_rid, "the call went through"
+    # Nothing on stdout: asserted once the processes have exited (shutdown flushes the log).
+    for instance in (to_file, off):
+        instance.proc.stop()
+        assert instance.proc.popen.returncode == 0, instance.proc.describe()
+    assert to_file.proc.stdout_text() == "", "with a file, nothing goes to stdout"
     assert off.proc.stdout_text() == ""
+    assert [json.loads(l)["request_id"] for l in path.read_text().split("\n") if l] == [rid]
 
 
 # ---------------------------------------------------------------------------------------
 # Shutdown
 
 
+DRAIN_CUT = pytest.mark.xfail(
+    strict=True, reason="issue 8 item 3: shutdown closes the access log before the calls cut at the drain deadline are logged",
+)
+
+
+def read_stream(url: str, body: dict, headers: dict[str, str], started: threading.Event, marker: str) -> tuple[int, str, str | None]:
+    """Reads one stream to its end: (status, text, None) when it ended cleanly, or the name of
+    the transport error that ended it instead (a connection cut mid-body)."""
+    text, status = "", 0
+    try:
+        with httpx.Client(timeout=20) as client, client.stream("POST", url, json=body, headers=headers) as response:
+            status = response.status_code
+            for piece in response.iter_text():
+                text += piece
+                if marker in text:
+                    started.set()
+    except httpx.TransportError as error:
+        return status, text, type(error).__name__
+    return status, text, None
+
+
 def test_sigterm_drains_a_stream_in_flight_then_exits_zero(make_sidecar, mock):
     sidecar = make_sidecar(extra=["--drain-seconds", "10"])
     rid = new_request_id()
-    result: dict = {}
-    first_token = threading.Event()
-
-    def stream():
-        with httpx.Client(timeout=20) as client, client.stream(
-            "POST", sidecar.openai_base + "/chat/completions", json=chat_body(stream=True),
-            headers={"x-request-id": rid, "x-mock-tps": "10", "x-mock-output-tokens": "10"},
-        ) as response:
-            text = ""
-            for piece in response.iter_text():
-                text += piece
-                if '"delta":{"content":"' in text:
-                    first_token.set()
-            result["status"] = response.status_code
-            result["text"] = text
-
-    worker = threading.Thread(target=stream)
-    worker.start()
-    assert first_token.wait(10), "the stream never started"
-    sidecar.proc.popen.send_signal(signal.SIGTERM)
-
-    def not_ready():
-        try:
-            return httpx.get(f"http://127.0.0.1:{sidecar.admin}/ready", timeout=1).status_code != 200
-        except httpx.TransportError:
-            return True
-
-    wait_until(not_ready, 5, "/ready to fail while draining")
-    worker.join(20)
-    assert not worker.is_alive()
-    assert result["status"] == 200
-    assert support.sse_events(result["text"])[-1]["data"] == "[DONE]", "the stream in flight must be finished"
+    started = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        stream = pool.submit(
+            read_stream, sidecar.openai_base + "/chat/completions", chat_body(stream=True, stream_options={"include_usage": True}),
+            {"x-request-id": rid, "x-mock-tps": "10", "x-mock-output-tokens": "10"}, started, '"delta":{"content":"',
+        )
+        assert started.wait(10), "the stream never started"
+        sidecar.proc.popen.send_signal(signal.SIGTERM)
+        wait_until(lambda: not sidecar.is_ready(), 5, "/ready to fail while draining")
+        status, text, cut = stream.result(timeout=20)
+    assert (status, cut) == (200, None)
+    assert support.sse_events(text)[-1]["data"] == "[DONE]", "the stream in flight must be finished"
     assert sidecar.proc.popen.wait(timeout=15) == 0
     line = sidecar.log_for(rid)
-    assert line["outcome"] == "completed" and line["output_tokens"] == 10
+    assert line["outcome"] == "completed"
+    sent = support.sent_usage(mock.stats(), UPSTREAM["gpt-e2e"])
+    assert sent[1] == 10
+    assert support.log_usage(line) == sent
+    support.assert_cost(str(line["cost_usd"]), support.expected_cost("gpt-e2e", *sent))
+    assert json.loads([e["data"] for e in support.sse_events(text)][-2])["usage"]["completion_tokens"] == 10
+
+
+def drain_past_the_deadline(sidecar, drain: float) -> tuple[float, dict[str, tuple[int, str, str | None]], dict[str, str]]:
+    """Starts an OpenAI and an Anthropic stream of about 6 s each, sends SIGTERM once both are
+    under way, and waits for the exit; returns (seconds from SIGTERM to exit, each stream's
+    read_stream result, each stream's request id)."""
+    rids = {"openai": new_request_id("drain-openai"), "anthropic": new_request_id("drain-anthropic")}
+    slow = {"x-mock-tps": "10", "x-mock-output-tokens": "60"}
+    started = {name: threading.Event() for name in rids}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        streams = {
+            "openai": pool.submit(
+                read_stream, sidecar.openai_base + "/chat/completions", chat_body(stream=True),
+                {**slow, "x-request-id": rids["openai"]}, started["openai"], '"delta":{"content":"',
+            ),
+            "anthropic": pool.submit(
+                read_stream, sidecar.base_url + "/v1/messages", support.messages_body(stream=True, max_tokens=100),
+                {**support.ANTHROPIC_HEADERS, **slow, "x-request-id": rids["anthropic"]}, started["anthropic"], '"text_delta"',
+            ),
+        }
+        assert all(event.wait(10) for event in started.values()), "the streams never started"
+        signalled = time.monotonic()
+        sidecar.proc.popen.send_signal(signal.SIGTERM)
+        code = sidecar.proc.popen.wait(timeout=drain + 10)
+        took = time.monotonic() - signalled
+        results = {name: future.result(timeout=10) for name, future in streams.items()}
+    assert code == 0, sidecar.proc.describe()
+    return took, results, rids
 
 
 def test_sigterm_drain_is_bounded_by_drain_seconds(make_sidecar, mock):
+    """Streams that outlast --drain-seconds hold the exit until the deadline, not longer, and
+    their clients see them cut, not finished."""
     sidecar = make_sidecar(extra=["--drain-seconds", "1"])
-    started = threading.Event()
-    ended = threading.Event()
+    took, results, _ = drain_past_the_deadline(sidecar, 1.0)
+    # Not before the deadline (the streams were still running), and not much after it.
+    assert 0.9 <= took < 1.0 + 3.0, took
+    for name, (status, text, cut) in results.items():
+        assert status == 200, name
+        assert cut == "RemoteProtocolError", f"{name}: the client must see the stream cut, not ended ({cut}): {text[-300:]}"
+        assert "[DONE]" not in text and "message_stop" not in text, name
+    assert mock.stats()["completed_responses"] == 0
 
-    def stream():
-        try:
-            with httpx.Client(timeout=20) as client, client.stream(
-                "POST", sidecar.openai_base + "/chat/completions", json=chat_body(stream=True),
-                headers={"x-mock-tps": "10", "x-mock-output-tokens": "45"},
-            ) as response:
-                for piece in response.iter_text():
-                    if '"delta":{"content":"' in piece:
-                        started.set()
-        except httpx.HTTPError:
-            pass
-        finally:
-            ended.set()
 
-    worker = threading.Thread(target=stream, daemon=True)
-    worker.start()
-    assert started.wait(10), "the stream never started"
-    signalled = time.monotonic()
-    sidecar.proc.popen.send_signal(signal.SIGTERM)
-    try:
-        code = sidecar.proc.popen.wait(timeout=3.0)
-    except subprocess.TimeoutExpired:
-        code = None
-    took = time.monotonic() - signalled
-    ended.wait(10)
-    assert code == 0, f"still running {took:.1f}s after SIGTERM with --drain-seconds 1"
-    assert took < 3.0
+@DRAIN_CUT
+def test_streams_cut_at_the_drain_deadline_are_logged_and_counted(make_sidecar, mock):
+    """The calls cut at the deadline each have their access-log line, written before the exit,
+    counted as far as the provider had reported them: nothing for OpenAI (its usage comes
+    last), message_start's input and 1 output token for Anthropic."""
+    sidecar = make_sidecar(extra=["--drain-seconds", "1"])
+    _, _, rids = drain_past_the_deadline(sidecar, 1.0)
+    lines = dict(zip(rids, sidecar.logs_for(rids.values(), timeout=1.0)))
+    stats = mock.stats()
+    for line in lines.values():
+        assert line["status"] == 200 and line["outcome"] != "completed", line
+    # OpenAI: nothing reported before the cut, nothing counted.
+    assert support.sent_usage(stats, UPSTREAM["gpt-e2e"]) == (0, 0, 0)
+    assert support.log_usage(lines["openai"]) == (0, 0, 0) and "cost_usd" not in lines["openai"]
+    # Anthropic: message_start's input and 1 output token, counted and priced.
+    sent = support.sent_usage(stats, UPSTREAM["claude-e2e"])
+    assert sent[0] > 0 and sent[1] == 1
+    assert support.log_usage(lines["anthropic"]) == sent
+    support.assert_cost(str(lines["anthropic"]["cost_usd"]), support.expected_cost("claude-e2e", *sent))
 
 
 def test_sigterm_lets_an_http2_stream_finish(make_sidecar, mock):

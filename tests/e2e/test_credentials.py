@@ -6,6 +6,7 @@ import json
 import os
 
 import httpx
+import pytest
 
 import support
 from support import ANTHROPIC_POLICY_KEY, APP_KEY, OPENAI_POLICY_KEY, chat_body, messages_body, new_request_id, wait_until
@@ -78,9 +79,21 @@ def test_default_attribution_without_headers(sidecar, mock):
     assert "user" not in line
 
 
-def test_bad_attribution_header_is_refused(sidecar, mock):
-    response = httpx.post(sidecar.openai_base + "/chat/completions", json=chat_body(), headers={"x-sluice-priority": "urgent"}, timeout=20)
+@pytest.mark.parametrize(
+    "header, value",
+    [
+        ("x-sluice-priority", "urgent"), ("x-sluice-user", 'has"quote'), ("x-sluice-tenant", "back\\slash"),
+        ("x-sluice-feature", "x" * 129), ("x-sluice-prompt-version", "caf\u00e9"),
+    ],
+    ids=["priority", "quote", "backslash", "too-long", "not-ascii"],
+)
+def test_bad_attribution_header_is_refused(sidecar, mock, header, value):
+    rid = new_request_id()
+    response = httpx.post(
+        sidecar.openai_base + "/chat/completions", json=chat_body(), headers={header: value.encode(), "x-request-id": rid}, timeout=20,
+    )
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["code"] == "invalid_request" and error["param"] == "x-sluice-priority"
+    assert error["code"] == "invalid_request" and error["param"] == header
     assert mock.stats()["requests"] == 0
+    assert sidecar.log_for(rid)["error_code"] == "invalid_request"

@@ -16,7 +16,11 @@ JSON = {"content-type": "application/json"}
 MAX_BODY = 2048
 
 
-def assert_openai_error(response: support.RawResponse | httpx.Response, status: int, code: str, param: str | None = None) -> dict:
+def assert_openai_error(
+    response: support.RawResponse | httpx.Response, status: int, code: str, param: str | None = None, error_type: str = "invalid_request_error",
+) -> dict:
+    """An OpenAI-shaped error of Sluice's own (OpenAI gives client errors, 404 and 413 included,
+    the type invalid_request_error)."""
     got_status = response.status if isinstance(response, support.RawResponse) else response.status_code
     body = response.json()
     assert got_status == status, body
@@ -25,9 +29,8 @@ def assert_openai_error(response: support.RawResponse | httpx.Response, status: 
     error = body["error"]
     assert set(error) == {"message", "type", "code", "param"}, error
     assert error["code"] == code and error["message"]
-    assert error["type"] in {"invalid_request_error", "server_error", "rate_limit_error", "insufficient_quota"}
-    if param is not None:
-        assert error["param"] == param
+    assert error["type"] == error_type
+    assert error["param"] == param, "param names the offending field, and is null when none is"
     return error
 
 
@@ -70,12 +73,19 @@ def test_bad_json_anthropic_shape(sidecar, mock):
 
 
 @pytest.mark.parametrize(
-    "body, fragment",
-    [(b"", "empty"), (b"[1, 2]", "object"), (b'{"model": 42, "messages": []}', "string")],
+    "body, fragment, param",
+    [
+        (b"", "empty", None),
+        (b"[1, 2]", "object", None),
+        pytest.param(
+            b'{"model": 42, "messages": []}', "string", "model",
+            marks=pytest.mark.xfail(strict=True, reason='a model that is not a string is refused with param null; OpenAI names it ("param": "model")'),
+        ),
+    ],
     ids=["empty", "array", "model-not-string"],
 )
-def test_unusable_bodies(sidecar, mock, body, fragment):
-    error = assert_openai_error(post(sidecar, "/v1/chat/completions", body), 400, "invalid_request")
+def test_unusable_bodies(sidecar, mock, body, fragment, param):
+    error = assert_openai_error(post(sidecar, "/v1/chat/completions", body), 400, "invalid_request", param=param)
     assert fragment in error["message"]
     assert mock.stats()["requests"] == 0
 
@@ -91,9 +101,12 @@ def test_deeply_nested_json_is_refused_not_fatal(sidecar, mock):
 def test_odd_characters_are_escaped_in_answers_and_logs(sidecar, mock):
     rid = new_request_id()
     body = '{"model":"we\\"ird\\n\\u0000\\u2028model\\\\","messages":[]}'.encode()
-    error = assert_openai_error(post(sidecar, "/v1/chat/completions", body, {"x-request-id": rid}), 400, "invalid_request")
+    user = "user 1 {x}/<y>&'z'"  # spaces and punctuation are fine in attribution values
+    error = assert_openai_error(post(sidecar, "/v1/chat/completions", body, {"x-request-id": rid, "x-sluice-user": user}), 400, "invalid_request", param="model")
     assert 'we"ird\n\x00\u2028model\\' in error["message"]
-    assert sidecar.log_for(rid)["requested_model"] == 'we"ird\n\x00\u2028model\\'
+    line = sidecar.log_for(rid)
+    assert line["requested_model"] == 'we"ird\n\x00\u2028model\\'
+    assert line["user"] == user
     rid = new_request_id()
     response = raw_request(sidecar.egress, "POST", '/v1/a"b\\c{}', {**JSON, "x-request-id": rid}, b"{}")
     assert response.status == 404
@@ -283,8 +296,10 @@ def test_truncated_content_length_body_then_close(sidecar, mock):
     sock = socket.create_connection(("127.0.0.1", sidecar.egress), timeout=5)
     sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"model\"")
     sock.shutdown(socket.SHUT_WR)
-    read_until_closed(sock, timeout=1.0)
+    answer, closed = read_until_closed(sock, timeout=5.0)
     sock.close()
+    assert closed, "a request that can never be completed must not hold its connection"
+    assert not answer.startswith(b"HTTP/1.1 2"), answer[:200]
     assert_healthy(sidecar, mock)
     assert mock.stats()["requests"] == 1
 
@@ -303,6 +318,15 @@ def test_http1_garbage_gets_400_and_a_close(sidecar, garbage):
     assert closed, "the connection must be closed after a parse error"
 
 
+def h2_frame_types(data: bytes) -> list[int]:
+    """The types of the HTTP/2 frames in ``data`` (a server's bytes, no preface)."""
+    types, offset = [], 0
+    while offset + 9 <= len(data):
+        types.append(data[offset + 3])
+        offset += 9 + int.from_bytes(data[offset:offset + 3], "big")
+    return types
+
+
 def test_h2_connection_error_sends_goaway_and_closes(sidecar):
     """RFC 9113 5.4.1: after a GOAWAY for a connection error the endpoint MUST close the TCP connection."""
     sock = socket.create_connection(("127.0.0.1", sidecar.egress), timeout=5)
@@ -310,35 +334,35 @@ def test_h2_connection_error_sends_goaway_and_closes(sidecar):
     sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" + b"\x40\x00\x00\x00\x00\x00\x00\x00\x01")
     answer, closed = read_until_closed(sock, timeout=3.0)
     sock.close()
-    frames = []
-    offset = 0
-    while offset + 9 <= len(answer):
-        length = int.from_bytes(answer[offset:offset + 3], "big")
-        frames.append(answer[offset + 3])
-        offset += 9 + length
-    assert 0x07 in frames, f"no GOAWAY frame in {answer!r}"
+    assert 0x07 in h2_frame_types(answer), f"no GOAWAY frame in {answer!r}"
     assert closed, "the connection stayed open after GOAWAY (connection error)"
 
 
 @pytest.mark.parametrize(
-    "garbage",
+    "garbage, answer",
     [
-        b"THIS IS NOT HTTP\r\n\r\n",
-        b"GET / HTTP/1.1\r\nHost: x\r\nBad Header Without Colon\r\n\r\n",
-        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(256)),
-        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\xff" * 64,
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        (b"THIS IS NOT HTTP\r\n\r\n", "400"),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nBad Header Without Colon\r\n\r\n", "400"),
+        # Not the HTTP/2 preface, so HTTP/1.1, whose parser refuses it.
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(256)), "400"),
+        # A frame header announcing 65,280 bytes, over the 16 KB maximum: FRAME_SIZE_ERROR.
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\xff" * 64, "goaway"),
+        (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", "400"),
     ],
     ids=["request-line", "header-line", "tls-hello", "h2-garbage-frames", "negative-length"],
 )
-def test_garbage_leaves_the_process_healthy(sidecar, mock, garbage):
+def test_garbage_leaves_the_process_healthy(sidecar, mock, garbage, answer):
     sock = socket.create_connection(("127.0.0.1", sidecar.egress), timeout=5)
     sock.sendall(garbage)
-    answer, _ = read_until_closed(sock, timeout=1.0)
+    data, closed = read_until_closed(sock, timeout=5.0)
     sock.close()
-    if answer.startswith(b"HTTP/1.1"):
-        assert answer.split(b" ", 2)[1].startswith(b"4"), answer[:200]
+    assert closed, "the connection must be closed after garbage"
+    if answer == "400":
+        assert data.startswith(b"HTTP/1.1 400 "), data[:200]
+    else:
+        assert 0x07 in h2_frame_types(data), f"no GOAWAY in {data!r}"
     assert_healthy(sidecar, mock)
+    assert mock.stats()["requests"] == 1, "only the health call may reach the provider"
 
 
 def test_idle_connections_that_send_nothing(sidecar, mock):

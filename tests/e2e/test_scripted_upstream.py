@@ -22,7 +22,7 @@ def test_openai_stream_ending_without_done_is_a_broken_stream(sidecar, scripted)
     response, line = call(sidecar, "openai-no-done", chat_body(model="scripted-openai", stream=True))
     assert response.status_code == 200
     last = support.sse_events(response.text)[-1]
-    assert json.loads(last["data"]).get("error", {}).get("code") == "upstream_error", response.text[-300:]
+    assert json.loads(last["data"])["error"]["code"] == "upstream_error", response.text[-300:]
     assert line["outcome"] == "upstream_broken" and line["upstream_failure"] == "broken_stream"
 
 

@@ -1,112 +1,99 @@
-"""Streams are relayed event by event as they arrive, and a client leaving stops the upstream."""
+"""Streams are relayed event by event as they arrive, and a client leaving stops the upstream
+(and is counted for what the provider had reported by then).
+
+How fast events go through (time to first byte, spacing) is measured by scripts/bench on a
+release build; here only the order of things is asserted, against the mock's own progress."""
 
 from __future__ import annotations
 
 import json
-import statistics
-import time
 
 import httpx
+import pytest
 
 import support
-from support import UPSTREAM, RawConnection, chat_body, new_request_id, wait_until
+from support import UPSTREAM, RawConnection, chat_body, messages_body, new_request_id, scrape, sent_usage
+
+CONTENT = b'"delta":{"content":"'
 
 
-def timed_stream(url: str, body: dict, headers: dict[str, str]) -> tuple[float, list[float]]:
-    """Sends a streaming request on a raw socket; returns (time of the response head, times of
-    each content event) in seconds after the request was written."""
-    payload = json.dumps(body).encode()
-    host_path = url.split("://", 1)[1]
-    hostport, path = host_path.split("/", 1)
-    port = int(hostport.rsplit(":", 1)[1])
-    request = (
-        f"POST /{path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\nConnection: close\r\n"
-        + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-    ).encode() + payload
-    with RawConnection(port, timeout=20) as connection:
-        start = time.perf_counter()
-        connection.send(request)
-        head_at = None
-        events: list[float] = []
-        pending = b""
-        while True:
+def test_head_and_events_are_relayed_as_the_provider_sends_them(sidecar, mock):
+    """The head reaches the client before the provider has written its first token, and each
+    content event before the provider has gone more than two events further. A relay that
+    held the head for the first event, or batched events, or buffered the stream, fails."""
+    tokens = 5
+    body = json.dumps(chat_body(stream=True)).encode()
+    with RawConnection(sidecar.egress, timeout=20) as connection:
+        connection.send(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            + f"x-mock-ttft-ms: 500\r\nx-mock-tps: 4\r\nx-mock-output-tokens: {tokens}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        received = b""
+        while b"\r\n\r\n" not in received:
             chunk = connection.sock.recv(65536)
-            now = time.perf_counter() - start
-            if not chunk:
-                break
-            if head_at is None:
-                head_at = now
-            pending += chunk
-            # Count complete content events seen in this read (chunk framing bytes are harmless here).
-            while b"\n\n" in pending:
-                event, pending = pending.split(b"\n\n", 1)
-                if b'"delta":{"content":"' in event:
-                    events.append(now)
-    return head_at or 0.0, events
+            assert chunk, "closed before the head"
+            received += chunk
+        at_head = mock.stats()
+        assert at_head["streamed_events"] <= 1, f"the head waited for content: the mock had written {at_head['streamed_events']} events"
+        seen = received.count(CONTENT)
+        progress: list[tuple[int, int, int]] = []  # (content events seen, mock events written, mock responses completed)
+        while seen < tokens:
+            chunk = connection.sock.recv(65536)
+            assert chunk, "stream ended early"
+            received += chunk
+            now_seen = received.count(CONTENT)
+            if now_seen > seen:
+                stats = mock.stats()
+                progress.append((now_seen, stats["streamed_events"], stats["completed_responses"]))
+                seen = now_seen
+    # The mock writes one role chunk, then content events 250 ms apart. The last two events are
+    # left out: the provider may well have finished by the time the client sees them.
+    early = [entry for entry in progress if entry[0] <= tokens - 2]
+    assert early, progress
+    for count, written, completed in early:
+        assert completed == 0, f"the stream was held back: event {count} arrived after the provider finished ({progress})"
+        assert written <= 1 + count + 2, f"events were batched: event {count} arrived after the mock wrote {written - 1} ({progress})"
 
 
-def test_events_arrive_one_by_one(sidecar, mock):
-    head_at, events = timed_stream(
-        sidecar.openai_base + "/chat/completions", chat_body(stream=True),
-        {"x-mock-ttft-ms": "150", "x-mock-tps": "20", "x-mock-output-tokens": "10"},
-    )
-    assert len(events) == 10
-    assert head_at < 0.12, f"the head must not wait for the first token ({head_at:.3f}s)"
-    assert events[0] >= 0.13, f"first token before the provider's time to first token ({events[0]:.3f}s)"
-    gaps = [b - a for a, b in zip(events, events[1:])]
-    # 20 tokens/s = 50 ms apart; buffering would bunch them up at the end.
-    assert statistics.median(gaps) >= 0.03, gaps
-    assert events[-1] - events[0] >= 0.3, events
-    assert sum(1 for gap in gaps if gap < 0.005) <= 2, gaps
-
-
-def test_first_byte_through_the_sidecar_is_as_fast_as_direct(sidecar, mock):
-    """Time to first token via the sidecar vs straight from the mock (median of alternating runs)."""
-    headers = {"x-mock-ttft-ms": "50", "x-mock-tps": "100", "x-mock-output-tokens": "3"}
-    direct_body = chat_body(model=UPSTREAM["gpt-e2e"], stream=True, stream_options={"include_usage": True})
-    proxied_body = chat_body(stream=True)
-    for _ in range(2):  # warm up: upstream connection pool, first-call paths
-        timed_stream(sidecar.openai_base + "/chat/completions", proxied_body, headers)
-        timed_stream(mock.base_url + "/v1/chat/completions", direct_body, headers)
-    direct, proxied = [], []
-    for _ in range(7):
-        proxied.append(timed_stream(sidecar.openai_base + "/chat/completions", proxied_body, headers)[1][0])
-        direct.append(timed_stream(mock.base_url + "/v1/chat/completions", direct_body, headers)[1][0])
-    extra = statistics.median(proxied) - statistics.median(direct)
-    assert extra < 0.020, f"sidecar adds {extra * 1000:.1f} ms to the first token (direct {direct}, proxied {proxied})"
-
-
-def test_client_disconnect_mid_stream_stops_the_upstream(make_mock, make_sidecar, workdir, certs):
+def test_client_disconnect_mid_stream_stops_the_upstream_and_is_counted(make_mock, make_sidecar, workdir, certs):
+    """The client leaves after a few events: the sidecar closes the upstream connection (the
+    mock sees it close and writes nothing more) and counts the call as far as the provider
+    had reported it (OpenAI: nothing yet; Anthropic: message_start's input and 1 output)."""
     mock = make_mock()
     policy = workdir / "policy-disconnect.yaml"
     policy.write_text(support.policy_yaml(mock.port, mock.port, str(certs.ca), str(certs.wrong_ca), "/nonexistent/key"))
     sidecar = make_sidecar(policy=policy)
-    rid = new_request_id()
-    body = json.dumps(chat_body(stream=True)).encode()
-    with RawConnection(sidecar.egress) as connection:
-        connection.send(
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            + f"x-request-id: {rid}\r\nx-mock-tps: 20\r\nx-mock-output-tokens: 200\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
-        )
-        received = b""
-        while received.count(b'"delta":{"content":"') < 4:
-            chunk = connection.sock.recv(65536)
-            assert chunk, "stream ended early"
-            received += chunk
-    # The client is gone. The sidecar must record it and drop the upstream call.
-    line = sidecar.log_for(rid, timeout=5)
-    assert line["outcome"] == "client_closed"
-
-    def settled():
-        first = mock.stats()["streamed_events"]
-        time.sleep(0.3)
-        return first == mock.stats()["streamed_events"]
-
-    wait_until(settled, 3.0, "the mock to stop streaming", mock.proc)
-    stats = mock.stats()
-    assert stats["completed_responses"] == 0, "the abandoned stream was served to completion"
-    assert stats["streamed_events"] < 40, stats["streamed_events"]
+    cases = [
+        ("/v1/chat/completions", chat_body(stream=True), "gpt-e2e", {}, CONTENT),
+        ("/v1/messages", messages_body(stream=True, max_tokens=500), "claude-e2e", support.ANTHROPIC_HEADERS, b'"type":"text_delta"'),
+    ]
+    for path, request, model, extra, marker in cases:
+        mock.reset()
+        rid = new_request_id()
+        before = scrape(sidecar)
+        body = json.dumps(request).encode()
+        head = "".join(f"{k}: {v}\r\n" for k, v in {**extra, "x-request-id": rid, "x-mock-tps": "20", "x-mock-output-tokens": "200"}.items())
+        with RawConnection(sidecar.egress) as connection:
+            connection.send(
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+            )
+            received = b""
+            while received.count(marker) < 4:
+                chunk = connection.sock.recv(65536)
+                assert chunk, "stream ended early"
+                received += chunk
+        # The client is gone. The sidecar must record it and drop the upstream call.
+        line = sidecar.log_for(rid)
+        assert (line["outcome"], line["status"]) == ("client_closed", 200), line
+        stats = mock.wait_connections_closed(1)
+        assert stats["completed_responses"] == 0, "the abandoned stream was served to completion"
+        # 200 tokens at 20/s: the mock was stopped within about 2 s of the client leaving.
+        assert stats["streamed_events"] < 40, stats["streamed_events"]
+        after = scrape(sidecar)
+        sent = sent_usage(stats, UPSTREAM[model])
+        assert sent[1] == (1 if model == "claude-e2e" else 0), sent
+        support.assert_accounted(sidecar, line, before, after, sent, model)
     assert sidecar.is_ready()
     assert httpx.post(sidecar.openai_base + "/chat/completions", json=chat_body(), timeout=20).status_code == 200
 
@@ -118,28 +105,27 @@ def test_h2_stream_cancel_stops_the_upstream_and_keeps_the_connection(make_mock,
     policy.write_text(support.policy_yaml(mock.port, mock.port, str(certs.ca), str(certs.wrong_ca), "/nonexistent/key"))
     sidecar = make_sidecar(policy=policy)
     rid = new_request_id()
+    before = scrape(sidecar)
     body = json.dumps(chat_body(stream=True)).encode()
     with support.H2Client(sidecar.egress) as client:
         stream_id = client.request(
             "POST", "/v1/chat/completions",
             {"content-type": "application/json", "x-request-id": rid, "x-mock-tps": "20", "x-mock-output-tokens": "200"}, body,
         )
-        client.wait(lambda: client.streams[stream_id].data.count(b'"delta":{"content":"') >= 3)
+        client.wait(lambda: client.streams[stream_id].data.count(CONTENT) >= 3)
         client.cancel(stream_id)
-        assert sidecar.log_for(rid)["outcome"] == "client_closed"
-        after = client.exchange("POST", "/v1/chat/completions", {"content-type": "application/json"}, json.dumps(chat_body()).encode())
-        assert after.headers[":status"] == "200"
-        assert json.loads(after.data)["object"] == "chat.completion"
-
-    def settled():
-        first = mock.stats()["streamed_events"]
-        time.sleep(0.3)
-        return first == mock.stats()["streamed_events"]
-
-    wait_until(settled, 3.0, "the mock to stop streaming", mock.proc)
-    stats = mock.stats()
+        line = sidecar.log_for(rid)
+        assert line["outcome"] == "client_closed" and line["transport"] == "h2"
+        stats = mock.wait_connections_closed(1)
+        after = scrape(sidecar)
+        after_call = client.exchange("POST", "/v1/chat/completions", {"content-type": "application/json"}, json.dumps(chat_body()).encode())
+        assert after_call.headers[":status"] == "200"
+        assert json.loads(after_call.data)["object"] == "chat.completion"
+    assert stats["completed_responses"] == 0
     assert stats["streamed_events"] < 40
-    assert stats["completed_responses"] == 1, "only the follow-up call completes"
+    assert sent_usage(stats) == (0, 0, 0)
+    support.assert_accounted(sidecar, line, before, after, (0, 0, 0), "gpt-e2e")
+    assert mock.stats()["completed_responses"] == 1, "only the follow-up call completes"
 
 
 def test_client_giving_up_before_the_answer_cancels_the_upstream_call(make_mock, make_sidecar, workdir, certs):
@@ -149,18 +135,16 @@ def test_client_giving_up_before_the_answer_cancels_the_upstream_call(make_mock,
     policy.write_text(support.policy_yaml(mock.port, mock.port, str(certs.ca), str(certs.wrong_ca), "/nonexistent/key"))
     sidecar = make_sidecar(policy=policy)
     rid = new_request_id()
-    try:
+    with pytest.raises(httpx.TimeoutException):
         httpx.post(
             sidecar.openai_base + "/chat/completions", json=chat_body(),
             headers={"x-request-id": rid, "x-mock-latency-ms": "1000"}, timeout=0.3,
         )
-        raise AssertionError("the call should have timed out on the client")
-    except httpx.TimeoutException:
-        pass
     line = sidecar.log_for(rid)
     assert line["outcome"] == "client_closed" and line["status"] == 499
-    # Past the provider's latency: had the upstream connection stayed open, it would have answered.
-    time.sleep(1.0)
-    stats = mock.stats()
+    assert "input_tokens" not in line and "cost_usd" not in line
+    # The upstream connection closes; had it closed only after the provider's 1 s, the mock
+    # would have answered first (a 200 in its statuses).
+    stats = mock.wait_connections_closed(1)
     assert stats["requests"] == 1
     assert stats["statuses"] == {} and stats["completed_responses"] == 0
