@@ -292,10 +292,6 @@ def test_access_log_to_a_file_or_off(make_sidecar, mock, workdir):
 # Shutdown
 
 
-DRAIN_CUT = pytest.mark.xfail(
-    strict=True, reason="issue 8 item 3: shutdown closes the access log before the calls cut at the drain deadline are logged",
-)
-
 
 def read_stream(url: str, body: dict, headers: dict[str, str], started: threading.Event, marker: str) -> tuple[int, str, str | None]:
     """Reads one stream to its end: (status, text, None) when it ended cleanly, or the name of
@@ -380,7 +376,6 @@ def test_sigterm_drain_is_bounded_by_drain_seconds(make_sidecar, mock):
     assert mock.stats()["completed_responses"] == 0
 
 
-@DRAIN_CUT
 def test_streams_cut_at_the_drain_deadline_are_logged_and_counted(make_sidecar, mock):
     """The calls cut at the deadline each have their access-log line, written before the exit,
     counted as far as the provider had reported them: nothing for OpenAI (its usage comes

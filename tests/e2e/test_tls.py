@@ -55,7 +55,6 @@ def test_tls_upstream_with_the_wrong_ca_is_an_upstream_error(sidecar, tls_mock):
     assert line["status"] == 502 and line["error_code"] == "upstream_error"
 
 
-@pytest.mark.xfail(strict=True, reason="an untrusted certificate is logged as upstream_failure \"closed\" (a provider reset), not \"connect\"")
 def test_tls_upstream_with_the_wrong_ca_is_a_connect_failure(sidecar, tls_mock):
     """The connection could not be set up (CA, proxy, egress policy: the operator's side), which
     is what `connect` means to the runbook; `closed` sends them to the provider's status page."""

@@ -23,10 +23,6 @@ IDLE_WINDOW = (IDLE_TIMEOUT - 0.1, HEAD_TIMEOUT - 0.5)
 
 # A change the lead is making in this same issue (issue 8, item 3); strict, so the test turns
 # red once the change lands and the marker must go.
-STALE_RETRY_CHANGE = pytest.mark.xfail(
-    strict=True, reason="issue 8 item 3: a POST the provider may have read is not re-sent on a stale keep-alive connection",
-)
-
 
 def post_json(sidecar, path: str, body: dict, headers: dict[str, str]) -> httpx.Response:
     return httpx.post(sidecar.base_url + path, json=body, headers=headers, timeout=20)
@@ -128,7 +124,6 @@ def test_reset_before_the_head_is_502(make_sidecar, mock):
     assert (mock.stats()["requests"], mock.stats()["resets"]) == (2, 2)
 
 
-@STALE_RETRY_CHANGE
 def test_reset_after_the_request_on_a_reused_connection_is_not_resent(make_sidecar, mock):
     """The provider read the request on a pooled connection, then reset it: it may have
     processed it, so the POST must not go out again (RFC 9110 9.2.2)."""
@@ -284,8 +279,8 @@ def timed(call):
 def test_hang_before_the_head_is_504_at_the_head_timeout(impatient_sidecar, mock):
     """Two calls whose provider never answers, and, at the same time, a stream that outlasts
     the head timeout with gaps well under the idle timeout (the timer covers the head only),
-    and a JSON answer that stops halfway (a 504 too, whichever timer ends it: see the strict
-    xfail below for which one should)."""
+    and a JSON answer that stops halfway (a 504 too: the idle timer ends it, see
+    test_json_answer_that_goes_silent_is_504_at_the_idle_timeout)."""
     sidecar = impatient_sidecar
     rid, slow_rid, json_rid = new_request_id(), new_request_id(), new_request_id()
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -364,7 +359,6 @@ def test_streams_that_go_silent_end_at_the_idle_timeout_counted_as_far_as_they_w
     support.assert_accounted(sidecar, lines["anthropic"], before, after, sent, "claude-e2e")
 
 
-@pytest.mark.xfail(strict=True, reason="a JSON body's idle check rides the head timer: it fires at --upstream-timeout, not --upstream-idle-timeout")
 def test_json_answer_that_goes_silent_is_504_at_the_idle_timeout(impatient_sidecar, mock):
     rid = new_request_id()
     response, elapsed = timed(lambda: post_json(impatient_sidecar, "/v1/chat/completions", chat_body(), {"x-request-id": rid, "x-mock-hang": "mid"}))

@@ -25,7 +25,7 @@ public struct ParseStage: CallStage {
             do {
                 request = try RequestBody(scanning: call.body)
             } catch {
-                return .reply(.error(.invalidRequest, ParseStage.describe(error, empty: call.body.readableBytes == 0), family: call.family))
+                return .reply(.error(.invalidRequest, ParseStage.describe(error, empty: call.body.readableBytes == 0), family: call.family, param: error == .modelNotAString ? "model" : nil))
             }
             guard let model = request.model, !model.isEmpty else {
                 return .reply(.error(.invalidRequest, "the request body needs a \"model\"", family: call.family, param: "model"))

@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import NIOTLS
 
 /// Keep-alive HTTP/1.1 connections to providers, one pool per event loop.
 ///
@@ -163,6 +164,9 @@ final class UpstreamPool {
     private func connect(_ key: Key, _ id: StateMachine.ConnectID) {
         let endpoint = key.endpoint
         let tls = key.tls
+        // With TLS a connection is ready (and a failure is a connect failure, the
+        // operator's side: CA, proxy, egress policy) only once the handshake is done.
+        let handshake: EventLoopPromise<Void>? = tls == nil ? nil : eventLoop.makePromise()
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -172,6 +176,7 @@ final class UpstreamPool {
                     if let tls {
                         let sni = endpoint.host.isIPAddress ? nil : endpoint.host
                         try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni))
+                        if let handshake { try sync.addHandler(TLSHandshakeWatcher(promise: handshake)) }
                     }
                     try sync.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                     try sync.addHandler(UpstreamConnectionHandler())
@@ -181,11 +186,20 @@ final class UpstreamPool {
                 }
             }
         // IP literals skip the resolver, which would run getaddrinfo on another thread.
-        let connecting: EventLoopFuture<any Channel>
+        var connecting: EventLoopFuture<any Channel>
         if let address = try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port) {
             connecting = bootstrap.connect(to: address)
         } else {
             connecting = bootstrap.connect(host: endpoint.host, port: endpoint.port)
+        }
+        if let handshake {
+            connecting.whenFailure { handshake.fail($0) }
+            connecting = connecting.flatMap { channel in
+                handshake.futureResult.map { channel }.flatMapErrorThrowing { error in
+                    channel.close(promise: nil)
+                    throw error
+                }
+            }
         }
         connecting.assumeIsolated().whenComplete { [weak self] result in
             guard let self else {
@@ -278,5 +292,37 @@ extension String {
         if contains(":") { return true }
         let parts = split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
+    }
+}
+
+/// Completes its promise when the TLS handshake of a new upstream connection is done, or
+/// fails it with the handshake's error (untrusted certificate, wrong name, no TLS there).
+final class TLSHandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    private var promise: EventLoopPromise<Void>?
+
+    init(promise: EventLoopPromise<Void>) {
+        self.promise = promise
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            promise?.succeed()
+            promise = nil
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        promise?.fail(error)
+        promise = nil
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise?.fail(ChannelError.ioOnClosedChannel)
+        promise = nil
+        context.fireChannelInactive()
     }
 }
