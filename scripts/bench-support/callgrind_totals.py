@@ -3,20 +3,31 @@
 instructions: the file's `totals:` (or `summary:`) line, every thread included.
 allocations: calls into the C allocator (malloc, calloc, realloc, posix_memalign,
 aligned_alloc, memalign and their glibc aliases) from code outside the allocator, so a
-realloc(NULL, n) that glibc forwards to malloc counts once. Callgrind counts calls exactly,
+posix_memalign that glibc forwards to malloc counts once. Callgrind counts calls exactly,
 so this is the number of heap blocks the process asked for.
+alloc_callers: for the report, who asked: calls into the allocator or the Swift runtime's
+allocating entry points (swift_allocObject, swift_slowAlloc, ...) by their caller outside
+both, so a class instance shows up under the Swift function that created it.
+function_costs(): inclusive and self instructions per function, from callgrind_annotate.
 """
 
 import re
+import subprocess
 
 ALLOCATORS = {
     "malloc", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc", "memalign", "valloc",
     "pvalloc", "__libc_malloc", "__libc_calloc", "__libc_realloc", "__libc_memalign", "__posix_memalign",
-    "__libc_valloc", "__libc_pvalloc",
+    "__libc_valloc", "__libc_pvalloc", "_mid_memalign", "_int_malloc", "_int_realloc", "_int_memalign",
+    "tcache_init",
+}
+# The Swift runtime's ways into the allocator (callers of these are named in the report).
+RUNTIME_ALLOCATORS = {
+    "swift_allocObject", "swift_slowAlloc", "swift_allocBox", "swift_allocEmptyBox", "swift_initStackObject",
+    "swift_slowAllocTyped", "swift::swift_slowAlloc", "swift_allocObject.cold",
 }
 
 _NAME = re.compile(r"^\((\d+)\)(?: (.*))?$")
-_RECURSION = re.compile(r"'\d+$")
+_SUFFIX = re.compile(r"('\d+|\.(constprop|isra|part|cold)\.\d+)+$")
 
 
 def _function(value, names):
@@ -31,7 +42,7 @@ def _function(value, names):
 
 
 def _base(name):
-    return _RECURSION.sub("", name)
+    return _SUFFIX.sub("", name)
 
 
 def read(path):
@@ -49,9 +60,11 @@ def read(path):
             elif line.startswith("cfn="):
                 callee = _base(_function(line[4:].rstrip("\n"), names))
             elif line.startswith("calls="):
+                count = int(line[6:].split()[0])
                 if callee in ALLOCATORS and current not in ALLOCATORS:
-                    count = int(line[6:].split()[0])
                     allocations += count
+                if ((callee in ALLOCATORS or callee in RUNTIME_ALLOCATORS)
+                        and current not in ALLOCATORS and current not in RUNTIME_ALLOCATORS):
                     callers[current] = callers.get(current, 0) + count
             elif line.startswith(("totals:", "summary:")):
                 value = int(line.split(":", 1)[1].split()[0])
@@ -60,3 +73,29 @@ def read(path):
     if total is None:
         raise ValueError(f"{path}: no totals line (callgrind did not finish writing it?)")
     return {"instructions": total, "allocations": allocations, "alloc_callers": callers}
+
+
+_ANNOTATED = re.compile(r"^\s*([\d,]+) \([^)]*\)\s+(?:[^:\s]*:)?(.+?)(?: \[[^\]]*\])?$")
+
+
+def function_costs(path, inclusive):
+    """{function: instructions} for every function (inclusive or self), via callgrind_annotate.
+    Recursion levels (`f'2`) are added to `f` for self cost and left out of inclusive cost
+    (`f` already includes them)."""
+    out = subprocess.run(["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}", "--threshold=100",
+                          path], capture_output=True, text=True).stdout
+    costs = {}
+    in_table = False
+    for line in out.splitlines():
+        if "file:function" in line:
+            in_table = True
+            continue
+        if not in_table:
+            continue
+        m = _ANNOTATED.match(line)
+        if m:
+            if inclusive and _SUFFIX.search(m.group(2)):
+                continue
+            name = _base(m.group(2))
+            costs[name] = costs.get(name, 0) + int(m.group(1).replace(",", ""))
+    return costs
