@@ -9,8 +9,14 @@ alloc_callers: for the report, who asked: calls into the allocator or the Swift 
 allocating entry points (swift_allocObject, swift_slowAlloc, ...) by their caller outside
 both, so a class instance shows up under the Swift function that created it.
 function_costs(): inclusive and self instructions per function, from callgrind_annotate.
+
+read_run() reads one run written with --separate-threads=yes (a file per thread) and leaves
+out the access-log writer thread: it wakes on the wall clock (every 20 ms today), so what it
+does per request depends on how fast the machine runs the requests. Its figures are kept
+apart ("writer"). Formatting the line happens on the event loop and is counted.
 """
 
+import glob
 import re
 import subprocess
 
@@ -25,6 +31,12 @@ RUNTIME_ALLOCATORS = {
     "swift_allocObject", "swift_slowAlloc", "swift_allocBox", "swift_allocEmptyBox", "swift_initStackObject",
     "swift_slowAllocTyped", "swift::swift_slowAlloc", "swift_allocObject.cold",
 }
+
+# The access-log writer thread runs this loop (and no event loop). Other threads only create
+# or close the sink, so its name alone would match them too. Update it when the writer changes:
+# cost-guard says when no thread matched.
+WRITER = re.compile(r"AccessLogSinkC\d+drainLoop")
+EVENT_LOOP = "SelectableEventLoopC3run"
 
 _NAME = re.compile(r"^\((\d+)\)(?: (.*))?$")
 _SUFFIX = re.compile(r"('\d+|\.(constprop|isra|part|cold)\.\d+)+$")
@@ -46,8 +58,9 @@ def _base(name):
 
 
 def read(path):
-    """{"instructions": int, "allocations": int, "alloc_callers": {caller: calls}}."""
+    """{"instructions": int, "allocations": int, "alloc_callers": {caller: calls}, "writer": bool}."""
     names = {}
+    writer = event_loop = False
     total = None
     current = ""
     callee = ""
@@ -57,6 +70,10 @@ def read(path):
         for line in f:
             if line.startswith("fn="):
                 current = _base(_function(line[3:].rstrip("\n"), names))
+                if not writer and WRITER.search(current):
+                    writer = True
+                if not event_loop and EVENT_LOOP in current:
+                    event_loop = True
             elif line.startswith("cfn="):
                 callee = _base(_function(line[4:].rstrip("\n"), names))
             elif line.startswith("calls="):
@@ -72,19 +89,46 @@ def read(path):
                     total = value
     if total is None:
         raise ValueError(f"{path}: no totals line (callgrind did not finish writing it?)")
-    return {"instructions": total, "allocations": allocations, "alloc_callers": callers}
+    return {"instructions": total, "allocations": allocations, "alloc_callers": callers,
+            "writer": writer and not event_loop, "file": path}
+
+
+def read_run(path):
+    """Totals of a run over its threads' files (`path-01`, `path-02`, ...; or `path` alone),
+    without the access-log writer thread, whose own totals are under "writer"."""
+    files = sorted(glob.glob(glob.escape(path) + "-[0-9]*")) or [path]
+    threads = [read(f) for f in files]
+    run = {"instructions": 0, "allocations": 0, "alloc_callers": {}, "files": [],
+           "writer": {"instructions": 0, "allocations": 0, "threads": 0}}
+    for thread in threads:
+        target = run["writer"] if thread["writer"] else run
+        target["instructions"] += thread["instructions"]
+        target["allocations"] += thread["allocations"]
+        if thread["writer"]:
+            run["writer"]["threads"] += 1
+        if not thread["writer"]:
+            run["files"].append(thread["file"])
+            for name, count in thread["alloc_callers"].items():
+                run["alloc_callers"][name] = run["alloc_callers"].get(name, 0) + count
+    return run
 
 
 _ANNOTATED = re.compile(r"^\s*([\d,]+) \([^)]*\)\s+(?:[^:\s]*:)?(.+?)(?: \[[^\]]*\])?$")
 
 
-def function_costs(path, inclusive):
-    """{function: instructions} for every function (inclusive or self), via callgrind_annotate.
-    Recursion levels (`f'2`) are added to `f` for self cost and left out of inclusive cost
-    (`f` already includes them)."""
+def function_costs(paths, inclusive):
+    """{function: instructions} for every function (inclusive or self) over the given thread
+    files, via callgrind_annotate. Recursion levels (`f'2`) are added to `f` for self cost and
+    left out of inclusive cost (`f` already includes them)."""
+    costs = {}
+    for path in paths:
+        _add_costs(costs, path, inclusive)
+    return costs
+
+
+def _add_costs(costs, path, inclusive):
     out = subprocess.run(["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}", "--threshold=100",
                           path], capture_output=True, text=True).stdout
-    costs = {}
     in_table = False
     for line in out.splitlines():
         if "file:function" in line:
@@ -98,4 +142,3 @@ def function_costs(path, inclusive):
                 continue
             name = _base(m.group(2))
             costs[name] = costs.get(name, 0) + int(m.group(1).replace(",", ""))
-    return costs
