@@ -38,6 +38,12 @@ RUNTIME_ALLOCATORS = {
 WRITER = re.compile(r"AccessLogSinkC\d+drainLoop")
 EVENT_LOOP = "SelectableEventLoopC3run"
 
+# The Swift runtime's generic-metadata cache lookup: how far it probes depends on the
+# addresses the metadata got at start-up, which vary with thread interleaving, so its cost per
+# request moves from run to run (2,000-10,000 instructions per request on json). Reported apart.
+PROBING = re.compile(r"ConcurrentReadableHashMap<swift::HashMapElementWrapper<swift::GenericCacheEntry>.*::find<"
+                     r"|MetadataCacheKey::operator==")
+
 _NAME = re.compile(r"^\((\d+)\)(?: (.*))?$")
 _SUFFIX = re.compile(r"('\d+|\.(constprop|isra|part|cold)\.\d+)+$")
 
@@ -58,9 +64,13 @@ def _base(name):
 
 
 def read(path):
-    """{"instructions": int, "allocations": int, "alloc_callers": {caller: calls}, "writer": bool}."""
+    """{"instructions": int, "allocations": int, "alloc_callers": {caller: calls}, "writer": bool,
+    "probing": int (self instructions of the metadata-cache lookup)}."""
     names = {}
     writer = event_loop = False
+    probing_names = {}
+    in_probe = after_call = False
+    probing = 0
     total = None
     current = ""
     callee = ""
@@ -68,8 +78,18 @@ def read(path):
     callers = {}
     with open(path, errors="replace") as f:
         for line in f:
+            first = line[:1]
+            if first.isdigit() or first in "+-*":
+                # A cost line: "position cost". Right after calls= it is the call's inclusive cost.
+                if in_probe and not after_call:
+                    probing += int(line.split()[-1])
+                after_call = False
+                continue
             if line.startswith("fn="):
                 current = _base(_function(line[3:].rstrip("\n"), names))
+                if current not in probing_names:
+                    probing_names[current] = bool(PROBING.search(current))
+                in_probe = probing_names[current]
                 if not writer and WRITER.search(current):
                     writer = True
                 if not event_loop and EVENT_LOOP in current:
@@ -77,6 +97,7 @@ def read(path):
             elif line.startswith("cfn="):
                 callee = _base(_function(line[4:].rstrip("\n"), names))
             elif line.startswith("calls="):
+                after_call = True
                 count = int(line[6:].split()[0])
                 if callee in ALLOCATORS and current not in ALLOCATORS:
                     allocations += count
@@ -90,7 +111,7 @@ def read(path):
     if total is None:
         raise ValueError(f"{path}: no totals line (callgrind did not finish writing it?)")
     return {"instructions": total, "allocations": allocations, "alloc_callers": callers,
-            "writer": writer and not event_loop, "file": path}
+            "writer": writer and not event_loop, "file": path, "probing": probing}
 
 
 def read_run(path):
@@ -98,7 +119,7 @@ def read_run(path):
     without the access-log writer thread, whose own totals are under "writer"."""
     files = sorted(glob.glob(glob.escape(path) + "-[0-9]*")) or [path]
     threads = [read(f) for f in files]
-    run = {"instructions": 0, "allocations": 0, "alloc_callers": {}, "files": [],
+    run = {"instructions": 0, "allocations": 0, "probing": 0, "alloc_callers": {}, "files": [],
            "writer": {"instructions": 0, "allocations": 0, "threads": 0}}
     for thread in threads:
         target = run["writer"] if thread["writer"] else run
@@ -107,6 +128,7 @@ def read_run(path):
         if thread["writer"]:
             run["writer"]["threads"] += 1
         if not thread["writer"]:
+            run["probing"] += thread["probing"]
             run["files"].append(thread["file"])
             for name, count in thread["alloc_callers"].items():
                 run["alloc_callers"][name] = run["alloc_callers"].get(name, 0) + count
