@@ -10,13 +10,13 @@ allocating entry points (swift_allocObject, swift_slowAlloc, ...) by their calle
 both, so a class instance shows up under the Swift function that created it.
 function_costs(): inclusive and self instructions per function, from callgrind_annotate.
 
-read_run() reads one run written with --separate-threads=yes (a file per thread) and leaves
-out the access-log writer thread: it wakes on the wall clock (every 20 ms today), so what it
-does per request depends on how fast the machine runs the requests. Its figures are kept
-apart ("writer"). Formatting the line happens on the event loop and is counted.
+The access-log writer thread is left out by scripts/cost-guard itself (callgrind's
+--toggle-collect on its loop, WRITER_LOOP): it wakes on the wall clock (every 20 ms today), so
+what it does per request depends on how fast the machine runs the requests. read() counts the
+calls made from the sink's loop or flush that were recorded ("writer_calls"): a handful (the
+flush at shutdown) when the toggle took, hundreds when it did not (the loop was renamed, say).
 """
 
-import glob
 import re
 import subprocess
 
@@ -32,11 +32,9 @@ RUNTIME_ALLOCATORS = {
     "swift_slowAllocTyped", "swift::swift_slowAlloc", "swift_allocObject.cold",
 }
 
-# The access-log writer thread runs this loop (and no event loop). Other threads only create
-# or close the sink, so its name alone would match them too. Update it when the writer changes:
-# cost-guard says when no thread matched.
-WRITER = re.compile(r"AccessLogSinkC\d+drainLoop")
-EVENT_LOOP = "SelectableEventLoopC3run"
+# The access-log writer's loop, as a callgrind --toggle-collect pattern; what it calls.
+WRITER_LOOP = "*AccessLogSinkC*drainLoop*"
+WRITER = re.compile(r"AccessLogSinkC\d+(drainLoop|flush)")
 
 # The Swift runtime's generic-metadata cache lookup: how far it probes depends on the
 # addresses the metadata got at start-up, which vary with thread interleaving, so its cost per
@@ -64,10 +62,10 @@ def _base(name):
 
 
 def read(path):
-    """{"instructions": int, "allocations": int, "alloc_callers": {caller: calls}, "writer": bool,
+    """{"instructions": int, "allocations": int, "alloc_callers": {caller: calls}, "writer_calls": int,
     "probing": int (self instructions of the metadata-cache lookup)}."""
     names = {}
-    writer = event_loop = False
+    writer = 0
     probing_names = {}
     in_probe = after_call = False
     probing = 0
@@ -90,15 +88,13 @@ def read(path):
                 if current not in probing_names:
                     probing_names[current] = bool(PROBING.search(current))
                 in_probe = probing_names[current]
-                if not writer and WRITER.search(current):
-                    writer = True
-                if not event_loop and EVENT_LOOP in current:
-                    event_loop = True
             elif line.startswith("cfn="):
                 callee = _base(_function(line[4:].rstrip("\n"), names))
             elif line.startswith("calls="):
                 after_call = True
                 count = int(line[6:].split()[0])
+                if WRITER.search(current):
+                    writer += count
                 if callee in ALLOCATORS and current not in ALLOCATORS:
                     allocations += count
                 if ((callee in ALLOCATORS or callee in RUNTIME_ALLOCATORS)
@@ -111,28 +107,7 @@ def read(path):
     if total is None:
         raise ValueError(f"{path}: no totals line (callgrind did not finish writing it?)")
     return {"instructions": total, "allocations": allocations, "alloc_callers": callers,
-            "writer": writer and not event_loop, "file": path, "probing": probing}
-
-
-def read_run(path):
-    """Totals of a run over its threads' files (`path-01`, `path-02`, ...; or `path` alone),
-    without the access-log writer thread, whose own totals are under "writer"."""
-    files = sorted(glob.glob(glob.escape(path) + "-[0-9]*")) or [path]
-    threads = [read(f) for f in files]
-    run = {"instructions": 0, "allocations": 0, "probing": 0, "alloc_callers": {}, "files": [],
-           "writer": {"instructions": 0, "allocations": 0, "threads": 0}}
-    for thread in threads:
-        target = run["writer"] if thread["writer"] else run
-        target["instructions"] += thread["instructions"]
-        target["allocations"] += thread["allocations"]
-        if thread["writer"]:
-            run["writer"]["threads"] += 1
-        if not thread["writer"]:
-            run["probing"] += thread["probing"]
-            run["files"].append(thread["file"])
-            for name, count in thread["alloc_callers"].items():
-                run["alloc_callers"][name] = run["alloc_callers"].get(name, 0) + count
-    return run
+            "writer_calls": writer, "file": path, "probing": probing}
 
 
 _ANNOTATED = re.compile(r"^\s*([\d,]+) \([^)]*\)\s+(?:[^:\s]*:)?(.+?)(?: \[[^\]]*\])?$")
