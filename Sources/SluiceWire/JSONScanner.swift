@@ -205,6 +205,7 @@ public struct JSONScanner {
             index += 1
             return Object(members: members, openBrace: open, closeBrace: index - 1)
         }
+        if collectMembers { members.reserveCapacity(8) } // one allocation for the usual object
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a member name") }

@@ -29,7 +29,7 @@ enum HeaderPolicy {
     /// The request headers to forward upstream.
     static func forwardedRequestHeaders(_ headers: HTTPHeaders) -> HTTPHeaders {
         var out = HTTPHeaders()
-        out.reserveCapacity(headers.count + 4)
+        out.reserveCapacity(headers.count + 8) // room for host, length, credential, ids and version
         let named = connectionOptions(headers)
         for (name, value) in headers {
             let lower = lowercased(name)

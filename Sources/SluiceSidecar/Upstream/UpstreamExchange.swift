@@ -34,8 +34,8 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
     private weak var sink: (any ResponseSink)?
     private var connection: UpstreamConnection?
     private var lease: PoolLease?
-    private var headTimer: Scheduled<Void>?
-    private var idleTimer: Scheduled<Void>?
+    private var timer: Scheduled<Void>?
+    private var headDeadline = NIODeadline.uptimeNanoseconds(0)
     private var lastActivityNanos: UInt64 = 0
     private var state: State = .idle
     private var retriedOnFreshConnection = false
@@ -64,9 +64,11 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
         guard case .idle = state else { return }
         self.sink = sink
         state = .waitingForConnection
-        headTimer = pool.eventLoop.assumeIsolated().scheduleTask(in: timeouts.head) { [weak self] in
-            self?.timedOut()
-        }
+        headDeadline = NIODeadline.now() + timeouts.head
+        // One timer for the whole exchange, at the earlier of the head deadline and the
+        // idle timeout; when it fires early it re-arms for what is left (most calls end
+        // before it ever fires, so a call costs one schedule and one cancel).
+        armTimer(in: min(timeouts.head, timeouts.idle))
         requestConnection(fresh: false)
     }
 
@@ -159,10 +161,7 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
             lastActivityNanos = NIODeadline.now().uptimeNanoseconds
             call.attempts[attemptIndex].status = Int(head.status.code)
             // From here the provider's silence is measured between body bytes, for event
-            // streams and JSON bodies alike.
-            headTimer?.cancel()
-            headTimer = nil
-            armIdleTimer(in: timeouts.idle)
+            // streams and JSON bodies alike (the running timer checks it when it fires).
             // Hop-by-hop and framing headers stay here; so does anything posing as Sluice's own.
             sink?.sourceDidEmitHead(HTTPResponseHead(version: head.version, status: head.status, headers: HeaderPolicy.relayedResponseHeaders(head.headers)))
         case (.receivingBody, .body(let buffer)):
@@ -221,43 +220,46 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
         fail(failure)
     }
 
-    /// One timer per exchange, re-armed only when it fires early: body parts just stamp
-    /// the time, so a long stream costs no timer work per event.
-    private func armIdleTimer(in delay: TimeAmount) {
-        idleTimer = pool.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
-            self?.checkIdle()
+    private func armTimer(in delay: TimeAmount) {
+        timer = pool.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
+            self?.timerFired()
         }
     }
 
-    /// Fails the exchange when the body has stalled for the idle timeout while the client
-    /// was reading; otherwise re-arms the idle timer for the time left.
-    private func checkIdle() {
-        guard case .receivingBody = state else { return }
-        let limit = UInt64(timeouts.idle.nanoseconds)
-        guard demand else {
-            // Paused by the client: not the provider's silence.
-            armIdleTimer(in: timeouts.idle)
+    /// Fails the exchange when its head is late, or when its body has stalled for the idle
+    /// timeout while the client was reading; otherwise re-arms for the time left. Body
+    /// parts only stamp the time, so a long stream costs no timer work per event.
+    private func timerFired() {
+        timer = nil
+        let now = NIODeadline.now()
+        switch state {
+        case .idle, .done:
             return
+        case .waitingForConnection, .awaitingHead:
+            if now >= headDeadline {
+                fail(ResponseFailure(kind: .timeout, detail: "no response head from \(key.endpoint) within \(timeouts.head.nanoseconds / 1_000_000) ms"))
+            } else {
+                armTimer(in: min(headDeadline - now, timeouts.idle))
+            }
+        case .receivingBody:
+            guard demand else {
+                // Paused by the client: not the provider's silence.
+                armTimer(in: timeouts.idle)
+                return
+            }
+            let limit = UInt64(timeouts.idle.nanoseconds)
+            let idle = now.uptimeNanoseconds &- lastActivityNanos
+            if idle >= limit {
+                fail(ResponseFailure(kind: .timeout, detail: "\(key.endpoint) sent nothing for \(limit / 1_000_000) ms"))
+            } else {
+                armTimer(in: .nanoseconds(Int64(limit - idle)))
+            }
         }
-        let idle = NIODeadline.now().uptimeNanoseconds &- lastActivityNanos
-        if idle >= limit {
-            fail(ResponseFailure(kind: .timeout, detail: "\(key.endpoint) sent nothing for \(limit / 1_000_000) ms"))
-        } else {
-            armIdleTimer(in: .nanoseconds(Int64(limit - idle)))
-        }
-    }
-
-    private func timedOut() {
-        guard !isDone else { return }
-        if case .receivingBody = state { return } // the idle timer watches the body
-        fail(ResponseFailure(kind: .timeout, detail: "no response head from \(key.endpoint) within \(timeouts.head.nanoseconds / 1_000_000) ms"))
     }
 
     private func stopTimers() {
-        headTimer?.cancel()
-        headTimer = nil
-        idleTimer?.cancel()
-        idleTimer = nil
+        timer?.cancel()
+        timer = nil
     }
 
     private func fail(_ failure: ResponseFailure) {
