@@ -15,12 +15,22 @@ public struct IdentifyStage: CallStage {
     }
 
     public func enter(_ call: Call) -> StageDecision {
-        let headers = call.head.headers
         var attribution = defaults
-        for header in IdentifyStage.textHeaders {
-            guard let value = headers.first(name: header) else { continue }
+        var seen = Set<String>() // the first of repeated headers counts, as before
+        // One pass over the headers; only `x-sluice-*` names are looked at twice.
+        for (name, value) in call.head.headers where IdentifyStage.hasSluicePrefix(name) {
+            let header = HeaderPolicy.lowercased(name)
+            guard seen.insert(header).inserted else { continue }
+            if header == "x-sluice-priority" {
+                guard let parsed = Attribution.Priority(rawValue: value.lowercased()) else {
+                    return .reply(.error(.invalidRequest, "x-sluice-priority must be interactive or batch", family: call.family, param: "x-sluice-priority"))
+                }
+                attribution.priority = parsed
+                continue
+            }
+            guard IdentifyStage.textHeaders.contains(header) else { continue }
             guard IdentifyStage.isAcceptable(value) else {
-                return .reply(.error(.invalidRequest, "\(header) must be 1 to \(IdentifyStage.maxValueLength) visible ASCII characters", family: call.family, param: header))
+                return .reply(.error(.invalidRequest, "\(header) must be 1 to \(IdentifyStage.maxValueLength) printable ASCII characters, without quotes or backslashes", family: call.family, param: header))
             }
             switch header {
             case "x-sluice-tenant": attribution.tenant = value
@@ -29,14 +39,19 @@ public struct IdentifyStage: CallStage {
             default: attribution.promptVersion = value
             }
         }
-        if let priority = headers.first(name: "x-sluice-priority") {
-            guard let parsed = Attribution.Priority(rawValue: priority.lowercased()) else {
-                return .reply(.error(.invalidRequest, "x-sluice-priority must be interactive or batch", family: call.family, param: "x-sluice-priority"))
-            }
-            attribution.priority = parsed
-        }
         call.attribution = attribution
         return .next
+    }
+
+    /// Whether `name` starts with `x-sluice-` in any case, without allocating.
+    static func hasSluicePrefix(_ name: String) -> Bool {
+        var utf8 = name.utf8.makeIterator()
+        for expected in "x-sluice-".utf8 {
+            guard let byte = utf8.next() else { return false }
+            let lower = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
+            guard lower == expected else { return false }
+        }
+        return true
     }
 
     private static let textHeaders = ["x-sluice-tenant", "x-sluice-feature", "x-sluice-user", "x-sluice-prompt-version"]
