@@ -336,4 +336,77 @@ final class ProbeStage: CallStage, @unchecked Sendable {
         idle.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         #expect(!idle.isActive)
     }
+
+    @Test func aWrappingStageCanRunTheCallAgainForAnotherTarget() throws {
+        // What the resilience stage will do: a failure before the head is retried on the
+        // next target; both attempts are recorded on the call, each with its own target.
+        try install(stages: [ParseStage(), IdentifyStage(defaults: Attribution()), RouteStage(), RetryOnAnotherTarget(fallback: "gpt-4o"), AccountStage(), MetricsStage(metrics: metrics)])
+        try send(#"{"model":"fast"}"#)
+        let first = try #require(terminal.sources.first)
+        first.sink?.sourceDidFail(ResponseFailure(kind: .connect, detail: "refused"))
+        #expect(terminal.sources.count == 2, "the wrapper ran next(call) again")
+        let second = terminal.sources[1]
+        #expect(second.started == 1)
+        second.head()
+        second.body(#"{"usage":{"prompt_tokens":1,"completion_tokens":1}}"#)
+        second.sink?.sourceDidEnd()
+        let (head, _, ended, _) = try response()
+        #expect(head?.status == .ok)
+        #expect(head?.headers.first(name: "x-sluice-model") == "gpt-4o")
+        #expect(ended)
+    }
+}
+
+/// A test stage with an around-hook: on a failure before the head, switches the call's
+/// target and runs the rest of the pipeline again.
+struct RetryOnAnotherTarget: CallStage {
+    let name = "retry-on-another-target"
+    let fallback: String
+    var wrapsCall: Bool { true }
+
+    func enter(_ call: Call) -> StageDecision { .next }
+
+    func around(_ call: Call, next: CallNext) -> any ResponseSource {
+        RetryingSource(call: call, next: next, fallback: fallback)
+    }
+
+    final class RetryingSource: ResponseSource, ResponseSink {
+        let call: Call
+        let next: CallNext
+        let fallback: String
+        var inner: (any ResponseSource)?
+        weak var sink: (any ResponseSink)?
+        var retried = false
+
+        init(call: Call, next: CallNext, fallback: String) {
+            self.call = call
+            self.next = next
+            self.fallback = fallback
+        }
+
+        func start(sink: any ResponseSink) {
+            self.sink = sink
+            let source = next(call)
+            inner = source
+            source.start(sink: self)
+        }
+
+        func setDemand(_ wanted: Bool) { inner?.setDemand(wanted) }
+        func cancel() { inner?.cancel() }
+        func sourceDidEmitHead(_ head: HTTPResponseHead) { sink?.sourceDidEmitHead(head) }
+        func sourceDidEmitBody(_ part: ByteBuffer) { sink?.sourceDidEmitBody(part) }
+        func sourceDidEnd() { sink?.sourceDidEnd() }
+
+        func sourceDidFail(_ failure: ResponseFailure) {
+            guard !retried, let target = call.snapshot.modelsByClientName[fallback] else {
+                sink?.sourceDidFail(failure)
+                return
+            }
+            retried = true
+            call.target = target
+            let source = next(call)
+            inner = source
+            source.start(sink: self)
+        }
+    }
 }
