@@ -169,6 +169,12 @@ BROKEN = {
     "broken-tags.yaml": "providers: !!binary aGVsbG8=\nmodels: !custom { a: 1 }\n",
     "broken-bom-crlf.yaml": "\ufeffproviders:\r\n  openai:\r\n    kind: openai\r\n",
     "broken-deep-flow.yaml": "models: " + "[" * 100 + "]" * 100 + "\n",
+    # Aliases expanding into repeated route targets (a large version of this is refused by
+    # the loader's node budget; that one is a unit test, too slow to mutate here).
+    "aliases-routes.yaml": "x-targets: &t [{ model: m }, { model: m, weight: 2 }]\n"
+                           "providers: { p: { kind: openai, base_url: 'https://x' } }\n"
+                           "models: { m: { provider: p } }\n"
+                           "routes: [{ name: a, targets: *t }, { name: b, targets: *t }, { name: a, targets: *t }]\n",
     "empty.yaml": "",
     "null-document.yaml": "~\n",
 }
