@@ -105,3 +105,27 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// MARK: - Fuzzing (only when SLUICE_FUZZ is set)
+// libFuzzer targets for the modules that read untrusted bytes: Fuzz/<Target>/, seeds in
+// Fuzz/Corpus/<Target>/. They exist only when the environment sets SLUICE_FUZZ, so normal
+// builds, `swift test` and CI's main build never see them. scripts/fuzz builds each product
+// on its own (only its small dependency closure compiles) with
+//   SLUICE_FUZZ=1 swift build -c release --scratch-path .build-fuzz --product FuzzJSON \
+//       --sanitize fuzzer --sanitize address
+// (`--sanitize fuzzer` links libFuzzer's main and compiles the targets as libraries).
+import Foundation
+
+if ProcessInfo.processInfo.environment["SLUICE_FUZZ"] != nil {
+    let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzJSON", ["SluiceWire", nioCore]),
+        ("FuzzSSE", ["SluiceWire", nioCore]),
+        ("FuzzPreface", ["SluiceWire"]),
+        ("FuzzPolicy", ["SluicePolicy"]),
+    ]
+    for target in fuzzTargets {
+        package.targets.append(.executableTarget(name: target.name, dependencies: target.dependencies, path: "Fuzz/\(target.name)"))
+        package.products.append(.executable(name: target.name, targets: [target.name]))
+    }
+}

@@ -28,6 +28,14 @@ public enum PolicyLoader {
         } catch {
             throw PolicyError(diagnostics: [YAMLErrorDiagnostic.diagnostic(for: error, file: file)])
         }
+        if let root, !NodeBudget.fits(root) {
+            throw PolicyError(diagnostics: [
+                PolicyDiagnostic(
+                    file: file, line: 1, column: 1, field: "",
+                    message: "policy too large: more than \(NodeBudget.maximumNodes) YAML nodes once anchors and aliases are expanded"
+                ),
+            ])
+        }
         var decoder = PolicyDecoder(file: file)
         let draft = decoder.decode(root)
         var diagnostics = decoder.diagnostics

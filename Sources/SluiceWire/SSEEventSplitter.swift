@@ -74,8 +74,8 @@ public struct SSEEventSplitter: Sendable {
         let buffer: ByteBuffer
         if var waiting = pending {
             pending = nil
-            // Keep only the unfinished event: the storage must not grow with the stream.
-            if waiting.readerIndex > 0 { waiting.discardReadBytes() }
+            // `waiting` is a slice of just the unfinished event, so what is held does not
+            // grow with the stream (events already handed out are not kept).
             waiting.writeImmutableBuffer(chunk)
             buffer = waiting
         } else {
