@@ -442,6 +442,14 @@ def start_sidecar(workdir: Path, policy: Path, name: str = "sidecar", extra: lis
 # Requests
 
 
+def request_bytes(path: str, body: bytes | dict, headers: dict[str, str] | None = None, version: str = "HTTP/1.1") -> bytes:
+    """A raw HTTP/1.1 POST with a JSON body (bytes, or a dict to encode)."""
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    lines = [f"POST {path} {version}", "Host: 127.0.0.1", "Content-Type: application/json", f"Content-Length: {len(data)}"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+
+
 def new_request_id(prefix: str = "e2e") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
 

@@ -9,14 +9,7 @@ import time
 import httpx
 
 import support
-from support import RawConnection, chat_body, new_request_id
-
-
-def request_bytes(path: str, body: dict, headers: dict[str, str]) -> bytes:
-    data = json.dumps(body).encode()
-    lines = [f"POST {path} HTTP/1.1", "Host: sidecar", "Content-Type: application/json", f"Content-Length: {len(data)}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+from support import RawConnection, chat_body, new_request_id, request_bytes
 
 
 def test_a_request_the_provider_may_have_read_is_not_sent_again(make_sidecar, mock):

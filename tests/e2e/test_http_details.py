@@ -10,15 +10,9 @@ import httpx
 import pytest
 
 import support
-from support import ANTHROPIC_HEADERS, UPSTREAM, RawConnection, chat_body, messages_body, new_request_id, raw_request
+from support import ANTHROPIC_HEADERS, UPSTREAM, RawConnection, chat_body, messages_body, new_request_id, raw_request, request_bytes
 
 JSON = {"content-type": "application/json"}
-
-
-def request_bytes(path: str, body: bytes, headers: dict[str, str] | None = None, version: str = "HTTP/1.1") -> bytes:
-    lines = [f"POST {path} {version}", "Host: 127.0.0.1", "Content-Type: application/json", f"Content-Length: {len(body)}"]
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 def test_keep_alive_connection_serves_json_stream_and_errors_in_turn(sidecar, mock):
