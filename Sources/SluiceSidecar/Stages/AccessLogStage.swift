@@ -190,6 +190,22 @@ struct JSONLine {
     /// UTF-8, as Swift strings are) copied as is.
     private mutating func appendQuoted<S: StringProtocol>(_ value: S) {
         bytes.append(UInt8(ascii: "\""))
+        // The usual value needs no escape: copy it whole.
+        let copied = value.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+            for byte in utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                return false
+            }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if copied == true {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
+        appendEscaped(value)
+    }
+
+    private mutating func appendEscaped<S: StringProtocol>(_ value: S) {
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
