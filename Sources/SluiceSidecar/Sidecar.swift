@@ -259,11 +259,4 @@ public final class Sidecar: Service, Sendable {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         return String(decoding: data, as: UTF8.self)
     }
-
-    static func describe(_ source: CredentialSource) -> String {
-        switch source {
-        case .environment(let name): return "env \(name)"
-        case .file(let path): return "file \(path)"
-        }
-    }
 }

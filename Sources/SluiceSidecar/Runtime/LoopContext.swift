@@ -67,12 +67,7 @@ final class LoopContext: @unchecked Sendable {
         return String(unsafeUninitializedCapacity: 16) { out in
             var index = 0
             for byte in prefix.utf8.prefix(8) { out[index] = byte; index += 1 }
-            var rest = counter
-            for position in stride(from: 15, through: index, by: -1) {
-                let digit = UInt8(rest & 0xF)
-                out[position] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
-                rest >>= 4
-            }
+            HexDigits.write(counter, digits: 16 - index, into: out, at: index)
             return 16
         }
     }

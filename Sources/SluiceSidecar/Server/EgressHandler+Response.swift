@@ -54,7 +54,8 @@ extension EgressHandler {
     }
 
     func sourceDidEnd() {
-        let complete = relay?.tracker.map { _ in finishRelay() } ?? true
+        // Only an event stream has a final event to miss.
+        let complete = relay?.tracker == nil ? true : finishRelay()
         perform(lifecycle.handle(.sourceEnd(complete: complete)))
     }
 

@@ -33,7 +33,7 @@ public struct TraceStage: CallStage {
 
     public func enter(_ call: Call) -> StageDecision {
         let bits = call.traceBits
-        let span = TraceStage.hex(bits.span == 0 ? 1 : bits.span, digits: 16)
+        let span = TraceStage.hex(bits.span == 0 ? 1 : bits.span)
         if let header = call.head.headers.first(name: "traceparent"), let parsed = TraceStage.parse(header) {
             call.trace = TraceContext(traceID: parsed.traceID, parentSpanID: parsed.spanID, spanID: span, flags: parsed.flags)
         } else {
@@ -61,10 +61,10 @@ public struct TraceStage: CallStage {
         return (String(parts[1]), String(parts[2]), String(parts[3]))
     }
 
-    static func hex(_ value: UInt64, digits: Int) -> String {
-        precondition(digits == 16)
-        return String(unsafeUninitializedCapacity: 16) { out in
-            writeHex(value, into: out, at: 0)
+    /// 16 lowercase hex digits, in one allocation.
+    static func hex(_ value: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 16) { out in
+            HexDigits.write(value, into: out, at: 0)
             return 16
         }
     }
@@ -72,15 +72,19 @@ public struct TraceStage: CallStage {
     /// 32 lowercase hex digits of two values, in one allocation.
     static func hex(_ high: UInt64, _ low: UInt64) -> String {
         String(unsafeUninitializedCapacity: 32) { out in
-            writeHex(high, into: out, at: 0)
-            writeHex(low, into: out, at: 16)
+            HexDigits.write(high, into: out, at: 0)
+            HexDigits.write(low, into: out, at: 16)
             return 32
         }
     }
+}
 
-    static func writeHex(_ value: UInt64, into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) {
+/// Writes fixed-width lowercase hex, for ids built in one allocation.
+enum HexDigits {
+    /// The low `digits` hex digits of `value`, most significant first, at `start`.
+    static func write(_ value: UInt64, digits: Int = 16, into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) {
         var rest = value
-        for index in stride(from: start + 15, through: start, by: -1) {
+        for index in stride(from: start + digits - 1, through: start, by: -1) {
             let digit = UInt8(rest & 0xF)
             out[index] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
             rest >>= 4

@@ -40,7 +40,6 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
     private var state: State = .idle
     private var retriedOnFreshConnection = false
     private var responseKeepAlive = true
-    private var requestWritten = false
     private var demand = true
 
     private enum State {
@@ -102,7 +101,6 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
     private func send(on connection: UpstreamConnection) {
         self.connection = connection
         state = .awaitingHead
-        requestWritten = false
         connection.attach(self)
         connection.write(request)
     }
@@ -147,10 +145,9 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
 
     // MARK: Events from the connection
 
-    /// The request's last byte was handed to the socket.
-    func connectionDidWriteRequest() {
-        requestWritten = true
-    }
+    /// The request's last byte was handed to the socket. Nothing to do: whether it was
+    /// written comes with the loss report (``UpstreamConnectionLoss/requestUnprocessed``).
+    func connectionDidWriteRequest() {}
 
     func connectionDidReceive(_ part: HTTPClientResponsePart) {
         switch (state, part) {
@@ -179,7 +176,7 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
         case (.done, _):
             break
         default:
-            connectionDidFail(ResponseFailure(kind: .protocolError, detail: "unexpected response part"))
+            fail(ResponseFailure(kind: .protocolError, detail: "unexpected response part"))
         }
     }
 
@@ -199,25 +196,6 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
             return
         }
         fail(ResponseFailure(kind: loss.responseStarted && !isResponseStarted ? .protocolError : .closed, detail: loss.detail))
-    }
-
-    private func connectionDidFail(_ failure: ResponseFailure) {
-        guard !isDone else { return }
-        let wasReused = (connection?.requestsStarted ?? 0) > 1
-        if let connection {
-            connection.detach()
-            connection.close()
-            pool.forget(connection)
-        }
-        connection = nil
-        if case .awaitingHead = state, wasReused, !requestWritten, !retriedOnFreshConnection {
-            // A stale keep-alive connection: the provider cannot have seen the request.
-            retriedOnFreshConnection = true
-            state = .waitingForConnection
-            requestConnection(fresh: true)
-            return
-        }
-        fail(failure)
     }
 
     private func armTimer(in delay: TimeAmount) {
@@ -302,9 +280,7 @@ public struct UpstreamCall: CallTerminal {
             return LocalReplySource(.error(.internalError, "no upstream target was chosen", family: call.family))
         }
         let request = UpstreamRequest(for: call, target: target)
-        var attempt = Attempt(target: target, startNanos: NIODeadline.now().uptimeNanoseconds, hideInjectedUsage: request.hideInjectedUsage)
-        attempt.hideInjectedUsage = request.hideInjectedUsage
-        call.attempts.append(attempt)
+        call.attempts.append(Attempt(target: target, startNanos: NIODeadline.now().uptimeNanoseconds, hideInjectedUsage: request.hideInjectedUsage))
         return UpstreamExchange(
             pool: pool, key: UpstreamPool.Key(endpoint: target.provider.endpoint, tls: target.provider.tlsContext),
             request: request, timeouts: timeouts, call: call, attemptIndex: call.attempts.count - 1
