@@ -112,7 +112,8 @@ public final class Sidecar: Service, Sendable {
         policy: Policy, version: String, configuration: SidecarConfiguration,
         group: any EventLoopGroup, logger: Logger
     ) async throws -> Sidecar {
-        let snapshot = try RuntimeSnapshot(policy: policy, version: version)
+        let health = HealthRegistry()
+        let snapshot = try RuntimeSnapshot(policy: policy, version: version, health: health)
         let (credentials, problems) = CredentialSet.load(for: policy, environment: configuration.environment, readFile: Sidecar.readSecretFile, previous: nil)
         for problem in problems {
             logger.warning("provider credential unusable; calls to it go out without one until it is fixed", metadata: ["problem": "\(problem)"])
@@ -124,9 +125,13 @@ public final class Sidecar: Service, Sendable {
         let metrics = SidecarMetrics()
         let poolMetrics = metrics.upstreamPoolMetrics()
         var contexts: [LoopContext] = []
+        let loopCount = Array(group.makeIterator()).count
         for loop in group.makeIterator() {
             let context = try await loop.submit {
-                let pool = UpstreamPool(eventLoop: loop, metrics: poolMetrics)
+                var poolConfiguration = UpstreamPool.Configuration()
+                poolConfiguration.loopCount = loopCount
+                poolConfiguration.connectTimeout = configuration.egress.upstreamTimeouts.connect
+                let pool = UpstreamPool(eventLoop: loop, configuration: poolConfiguration, metrics: poolMetrics)
                 return LoopContext(eventLoop: loop, snapshot: snapshot, credentials: credentials, pool: pool, memory: memory)
             }.get()
             contexts.append(context)
@@ -136,6 +141,7 @@ public final class Sidecar: Service, Sendable {
         let connections = OpenConnections(limit: configuration.egress.limits.maxConnections)
         metrics.exportLimits(connections: connections, memory: memory, reclaimer: reclaimer, accessLog: accessLog)
         metrics.policyLoaded(version: version, at: Date().timeIntervalSince1970)
+        metrics.exportHealth(health)
         let pipeline = Pipeline.standard(defaults: configuration.defaults, metrics: metrics, accessLog: accessLog, upstream: UpstreamCall(timeouts: configuration.egress.upstreamTimeouts))
         let quiescing = ServerQuiescingHelper(group: group)
         let egress = try await EgressServer.start(
@@ -152,6 +158,8 @@ public final class Sidecar: Service, Sendable {
                 return readyBox.withLockedValue { $0 } ? (.ok, "text/plain", "ready\n") : (.serviceUnavailable, "text/plain", "not ready\n")
             case "/metrics":
                 return (.ok, "text/plain; version=0.0.4; charset=utf-8", metrics.exposition(now: Date().timeIntervalSince1970))
+            case "/debug/upstreams":
+                return (.ok, "application/json", UpstreamsReport.render(health, now: monotonicMilliseconds()))
             default: return nil
             }
         }

@@ -73,11 +73,53 @@ public struct Attempt: Sendable {
     public var failure: UpstreamFailureKind?
     /// Whether the proxy asked for stream usage the client did not ask for (to hide it again).
     public var hideInjectedUsage: Bool
+    /// Whether the request and answer were translated between API families.
+    public var translated: Bool
+    /// When the provider's response head arrived (monotonic nanoseconds).
+    public var headNanos: UInt64?
+    /// When the attempt was over for the call: answered, failed, retried or abandoned.
+    public var endNanos: UInt64?
+    /// How the attempt ended, as logged and counted (`ok`, `error_status`, a failure kind…).
+    public var outcome: AttemptOutcome?
 
-    public init(target: ResolvedModel, startNanos: UInt64, hideInjectedUsage: Bool = false) {
+    public init(target: ResolvedModel, startNanos: UInt64, hideInjectedUsage: Bool = false, translated: Bool = false) {
         self.target = target
         self.startNanos = startNanos
         self.hideInjectedUsage = hideInjectedUsage
+        self.translated = translated
+    }
+
+    /// Milliseconds from the attempt's start to its end (or to `now` if still running).
+    public func milliseconds(now: UInt64) -> UInt64 {
+        ((endNanos ?? now) &- startNanos) / 1_000_000
+    }
+}
+
+/// How one upstream attempt ended, as the access log and `sluice_upstream_attempts_total`
+/// show it.
+public enum AttemptOutcome: String, Sendable, Equatable {
+    /// Answered below 400; the answer went to the client.
+    case ok
+    /// Answered with a 4xx the client caused; relayed.
+    case clientError = "client_error"
+    /// Answered with a retryable status (408, 409, 429, 5xx, 529).
+    case errorStatus = "error_status"
+    case connect
+    case timeout
+    case closed
+    case protocolError = "protocol"
+    case brokenStream = "broken_stream"
+    /// Abandoned: the client left, or the call's deadline ended it.
+    case cancelled
+
+    init(_ failure: UpstreamFailureKind) {
+        switch failure {
+        case .connect: self = .connect
+        case .timeout: self = .timeout
+        case .closed: self = .closed
+        case .protocolError: self = .protocolError
+        case .brokenStream: self = .brokenStream
+        }
     }
 }
 
@@ -114,7 +156,17 @@ public final class Call {
     public var request: RequestBody?
     public var attribution = Attribution()
     public var routeName: String?
+    /// The matched route (nil for a call to a model by name without a route).
+    public var route: CompiledRoute?
     public var target: ResolvedModel?
+    /// Monotonic deadline of the whole call (every attempt), nanoseconds; nil = none.
+    public var deadlineNanos: UInt64?
+    /// Why the call went to a degraded target (`breaker_open`, `latency_p95`), if it did.
+    public var degradedReason: String?
+    /// Which last resort answered (`static`), if one did.
+    public var fallback: String?
+    /// The next attempt must use a new connection (a pooled one turned out stale).
+    var wantsFreshConnection = false
     /// The upstream attempts made so far, in order.
     public var attempts: [Attempt] = []
     /// W3C trace context of this call (set by the trace stage).

@@ -45,11 +45,15 @@ public struct ResponseFailure: Error, Sendable, CustomStringConvertible {
     /// The error code for the caller when it is not the kind's usual one (a full
     /// connection queue is `overloaded`, not the provider's failure).
     public var code: SluiceErrorCode?
+    /// The provider cannot have seen the request (a stale pooled connection closed before
+    /// it was written): sending it again is safe.
+    public var requestUnprocessed: Bool
 
-    public init(kind: UpstreamFailureKind, detail: String, code: SluiceErrorCode? = nil) {
+    public init(kind: UpstreamFailureKind, detail: String, code: SluiceErrorCode? = nil, requestUnprocessed: Bool = false) {
         self.kind = kind
         self.detail = detail
         self.code = code
+        self.requestUnprocessed = requestUnprocessed
     }
 
     public var description: String { "\(kind.rawValue): \(detail)" }

@@ -11,6 +11,18 @@ public struct ResolvedProvider: Sendable {
     /// Built once per snapshot: creating a TLS context loads the trust store.
     public var tlsContext: NIOSSLContext?
     public var credential: CredentialSource?
+    public var kind: ProviderKind = .openai
+    /// Azure OpenAI: the `api-version` query parameter.
+    public var apiVersion: String?
+    /// Azure OpenAI: upstream model name → deployment.
+    public var deployments: [String: String] = [:]
+    /// Extra request headers for every call to this provider.
+    public var extraHeaders: [(String, String)] = []
+    /// The operator's connection cap for this provider (nil: the sidecar's default).
+    public var maxConnections: Int?
+    public var timeouts = Timeouts()
+    /// Its retry budget, shared by every loop and kept across policy reloads.
+    public var health: ProviderHealth
 }
 
 /// A model as the router hands it to later stages.
@@ -19,6 +31,8 @@ public struct ResolvedModel: Sendable {
     public var upstreamModel: String
     public var prices: Prices
     public var provider: ResolvedProvider
+    /// Its breaker and latency window, shared by every loop and kept across reloads.
+    public var health: TargetHealth
 }
 
 /// A route with its weights pre-summed for a quick weighted pick.
@@ -29,6 +43,11 @@ public struct CompiledRoute: Sendable {
     /// Each target's weight (at least 1), in target order.
     public var weights: [Int]
     public var fallbacks: [ResolvedModel]
+    public var timeouts: Timeouts
+    public var retry: RetrySettings
+    /// The degrade rule and the model it sends calls to.
+    public var degrade: (rule: DegradeRule, to: ResolvedModel)?
+    public var fallbackReply: FallbackReply?
 }
 
 /// The policy compiled for the hot path: every lookup a request needs is one dictionary
@@ -40,6 +59,8 @@ public final class RuntimeSnapshot: Sendable {
     public let modelsByClientName: [String: ResolvedModel]
     public let providers: [String: ResolvedProvider]
     public let routes: [CompiledRoute]
+    /// Breakers, latency windows and retry budgets (outlive the snapshot).
+    public let health: HealthRegistry
     /// Pre-rendered `GET /v1/models` answers.
     public let openAIModelList: String
     public let anthropicModelList: String
@@ -49,9 +70,10 @@ public final class RuntimeSnapshot: Sendable {
         public var description: String
     }
 
-    public init(policy: Policy, version: String) throws {
+    public init(policy: Policy, version: String, health: HealthRegistry = HealthRegistry()) throws {
         self.policy = policy
         self.version = version
+        self.health = health
         var providers: [String: ResolvedProvider] = [:]
         for (name, provider) in policy.providers {
             guard let endpoint = UpstreamEndpoint(baseURL: provider.baseURL) else {
@@ -74,14 +96,23 @@ public final class RuntimeSnapshot: Sendable {
                 }
             }
             let family: APIFamily = provider.kind == .anthropic ? .anthropic : .openai
-            providers[name] = ResolvedProvider(name: name, family: family, endpoint: endpoint, tlsContext: tls, credential: provider.credential)
+            providers[name] = ResolvedProvider(
+                name: name, family: family, endpoint: endpoint, tlsContext: tls, credential: provider.credential,
+                kind: provider.kind, apiVersion: provider.apiVersion, deployments: provider.deployments,
+                extraHeaders: provider.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+                maxConnections: provider.maxConnections, timeouts: provider.timeouts, health: health.provider(name)
+            )
         }
         var resolvedByModelName: [String: ResolvedModel] = [:]
         for (name, model) in policy.models {
             guard let provider = providers[model.provider] else {
                 throw CompileError(description: "model \(name): unknown provider \(model.provider)")
             }
-            resolvedByModelName[name] = ResolvedModel(name: name, upstreamModel: model.upstreamModel, prices: model.prices, provider: provider)
+            let breaker = policy.providers[model.provider]?.breaker ?? BreakerSettings()
+            resolvedByModelName[name] = ResolvedModel(
+                name: name, upstreamModel: model.upstreamModel, prices: model.prices, provider: provider,
+                health: health.target(provider: provider.name, model: name, breaker: breaker)
+            )
         }
         var byName = resolvedByModelName
         for model in policy.models.values {
@@ -100,7 +131,11 @@ public final class RuntimeSnapshot: Sendable {
             }
             let weights = route.targets.map { max(1, $0.weight) }
             let fallbacks = route.fallbacks.compactMap { resolvedByModelName[$0] }
-            return CompiledRoute(name: route.name, match: route.match, targets: targets, weights: weights, fallbacks: fallbacks)
+            let degrade = route.degrade.flatMap { rule in resolvedByModelName[rule.to].map { (rule: rule, to: $0) } }
+            return CompiledRoute(
+                name: route.name, match: route.match, targets: targets, weights: weights, fallbacks: fallbacks,
+                timeouts: route.timeouts, retry: route.retry, degrade: degrade, fallbackReply: route.fallbackReply
+            )
         }
         let names = policy.clientModelNames
         self.openAIModelList = "{\"object\":\"list\",\"data\":[" + names.map { name in

@@ -79,7 +79,7 @@ extension EgressHandler {
             if sourceIsLocal {
                 relay = StreamRelay(tracker: nil) // Sluice's own events: nothing to price or hide
             } else {
-                let family = call.attempts.last?.target.provider.family ?? call.family
+                let family = call.family
                 relay = StreamRelay(tracker: StreamUsageTracker(family: family, hideInjectedUsage: call.attempts.last?.hideInjectedUsage ?? false))
             }
             sendStreamHead(call, status: head.status, headers: head.headers)
@@ -89,7 +89,7 @@ extension EgressHandler {
             sendHeldAnswer(call)
         case .endStream:
             if relay?.tracker == nil, !sourceIsLocal, let endpoint = call.endpoint, endpoint.isMetered, (200..<300).contains(call.status) {
-                call.usage = relay?.tailUsage(family: call.attempts.last?.target.provider.family ?? call.family)
+                call.usage = relay?.tailUsage(family: call.family)
             } else if let tracker = relay?.tracker {
                 call.usage = tracker.usage ?? call.usage
             }
@@ -154,7 +154,7 @@ extension EgressHandler {
         releaseResponseBytes() // handed to the channel now; its own write buffer bounds it
         if !sourceIsLocal, let endpoint = call.endpoint, endpoint.isMetered, (200..<300).contains(Int(head.status.code)) {
             call.usage = body.withUnsafeReadableBytes {
-                UsageParser.usage(inResponseBody: $0, family: call.attempts.last?.target.provider.family ?? call.family)
+                UsageParser.usage(inResponseBody: $0, family: call.family)
             }
         }
         var headers = head.headers
@@ -180,7 +180,7 @@ extension EgressHandler {
         if call.attempts.last?.failure == nil, !call.attempts.isEmpty {
             call.attempts[call.attempts.count - 1].failure = .brokenStream
         }
-        let family = call.attempts.last?.target.provider.family ?? call.family
+        let family = call.family
         let event = WireError.streamEvent(family: family, code: code, message: "\(provider) broke off the stream: \(detail)")
         var buffer = context?.channel.allocator.buffer(capacity: event.utf8.count) ?? ByteBuffer()
         buffer.writeString(event)

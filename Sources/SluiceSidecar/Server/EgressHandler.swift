@@ -298,6 +298,12 @@ final class EgressHandler: ChannelDuplexHandler, RemovableChannelHandler, Respon
             releaseResponseBytes()
             if let call, !call.isFinished {
                 call.outcome = outcome
+                if outcome == .clientClosed, relay?.tracker?.completed == true {
+                    // The stream's final event had gone out: the client had the whole answer
+                    // and hung up before the provider's end of body arrived.
+                    call.outcome = .completed
+                    if let last = call.attempts.indices.last { call.attempts[last].outcome = .ok }
+                }
                 if let relay { call.usage = relay.tracker?.usage ?? call.usage }
                 if call.status == 0 || !call.streamed { call.status = 499 }
                 finish(call)

@@ -55,8 +55,10 @@ public struct AccessLogStage: CallStage {
         line.add("stream", call.request?.stream ?? false)
         line.add("status", call.status)
         line.add("upstream_status", call.upstreamStatus)
-        if call.attempts.count > 1 { line.add("attempts", call.attempts.count) }
+        if !call.attempts.isEmpty { line.addAttempts(call.attempts, end: call.endNanos ?? call.startNanos) }
         line.add("outcome", call.outcome.rawValue)
+        line.add("degraded", call.degradedReason)
+        line.add("fallback", call.fallback)
         line.add("error_code", call.errorCode?.rawValue)
         line.add("upstream_failure", call.upstreamFailure?.rawValue)
         line.add("input_tokens", call.usage?.inputTokens)
@@ -128,6 +130,24 @@ struct JSONLine {
     mutating func addRaw(_ key: StaticString, _ value: String) {
         self.key(key)
         bytes.append(contentsOf: value.utf8)
+    }
+
+    /// `"attempts":[{"target":"provider/model","outcome":…,"status":…,"ms":…},…]`: every
+    /// upstream attempt in order (`status` left out when no head came).
+    mutating func addAttempts(_ attempts: [Attempt], end: UInt64) {
+        key("attempts")
+        bytes.append(UInt8(ascii: "["))
+        for (index, attempt) in attempts.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            var item = JSONLine(reusing: [])
+            item.add("target", attempt.target.provider.name + "/" + attempt.target.name)
+            item.add("outcome", (attempt.outcome ?? (attempt.failure.map(AttemptOutcome.init) ?? .cancelled)).rawValue)
+            item.add("status", attempt.status)
+            item.addMilliseconds("ms", (attempt.endNanos ?? end) &- attempt.startNanos)
+            if attempt.translated { item.add("translated", true) }
+            bytes.append(contentsOf: item.finished())
+        }
+        bytes.append(UInt8(ascii: "]"))
     }
 
     /// `"time":"<now>"`, the bytes given by the wall clock.

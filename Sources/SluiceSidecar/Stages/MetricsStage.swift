@@ -49,6 +49,10 @@ public struct MetricsStage: CallStage {
         if let failure = call.upstreamFailure {
             handles.upstreamErrors(provider: shape.provider, kind: failure.rawValue).increment()
         }
+        for attempt in call.attempts {
+            let outcome = attempt.outcome ?? (attempt.failure.map(AttemptOutcome.init) ?? .cancelled)
+            handles.upstreamAttempts(provider: attempt.target.provider.name, model: attempt.target.name, outcome: outcome).increment()
+        }
         guard let usage = call.usage else { return }
         let spendShape = SpendShape(
             provider: shape.provider, model: shape.model,
@@ -101,6 +105,13 @@ struct SpendShape: Hashable {
     var feature: String
 }
 
+/// The label values of `sluice_upstream_attempts_total`.
+struct AttemptShape: Hashable {
+    var provider: String
+    var model: String
+    var outcome: AttemptOutcome
+}
+
 /// One event loop's cache of metric handles and admitted label values.
 final class MetricHandles {
     struct CallHandles {
@@ -121,6 +132,7 @@ final class MetricHandles {
     private var firstByteHandles: [UpstreamShape: DurationHistogram] = [:]
     private var upstreamHandles: [UpstreamShape: DurationHistogram] = [:]
     private var errorHandles: [String: Counter] = [:]
+    private var attemptHandles: [AttemptShape: Counter] = [:]
     private var admitted: [ObjectIdentifier: [String: String]] = [:]
 
     init(metrics: SidecarMetrics) {
@@ -176,6 +188,14 @@ final class MetricHandles {
         let histogram = metrics.upstreamDuration([("provider", shape.provider), ("model", shape.model)])
         upstreamHandles[shape] = histogram
         return histogram
+    }
+
+    func upstreamAttempts(provider: String, model: String, outcome: AttemptOutcome) -> Counter {
+        let key = AttemptShape(provider: provider, model: model, outcome: outcome)
+        if let existing = attemptHandles[key] { return existing }
+        let counter = metrics.upstreamAttempts([("provider", provider), ("model", model), ("outcome", outcome.rawValue)])
+        attemptHandles[key] = counter
+        return counter
     }
 
     func upstreamErrors(provider: String, kind: String) -> Counter {

@@ -3,9 +3,11 @@ import NIOHTTP1
 import SluiceWire
 
 /// Route: picks the route whose `match` fits (first in file order), then a weighted
-/// target among those that speak the caller's API; with no matching route, the model the
-/// client named (by name or alias). The request for the chosen target (model rewrite,
-/// usage option, credential) is built per attempt by ``UpstreamRequest``.
+/// target — passing over targets whose circuit breaker is open while another is healthy
+/// (outlier ejection); with no matching route, the model the client named (by name or
+/// alias). A target may speak the other vendor's API: the upstream call translates. The
+/// request for the chosen target (model rewrite, usage option, credential) is built per
+/// attempt by ``UpstreamRequest``.
 public struct RouteStage: CallStage {
     public let name = "route"
     /// Routes without an explicit route are reported as this route name.
@@ -22,19 +24,13 @@ public struct RouteStage: CallStage {
         let chosen: ResolvedModel
         if let route = snapshot.routes.first(where: { RouteStage.matches($0, model: requested, feature: call.attribution.feature, path: path) }) {
             call.routeName = route.name
-            guard let target = RouteStage.pick(route, family: endpoint.family, randomBits: call.randomBits) else {
-                return .reply(.error(.invalidRequest, "route \(route.name) has no target that speaks the \(endpoint.family.rawValue) API", family: call.family, param: "model"))
+            call.route = route
+            guard let target = RouteStage.pick(route, randomBits: call.randomBits, now: monotonicMilliseconds()) else {
+                return .reply(.error(.invalidRequest, "route \(route.name) has no target", family: call.family, param: "model"))
             }
             chosen = target
         } else if let model = snapshot.modelsByClientName[requested] {
             call.routeName = RouteStage.directRouteName
-            guard model.provider.family == endpoint.family else {
-                return .reply(.error(
-                    .invalidRequest,
-                    "model \(requested) is served by \(model.provider.name), which speaks the \(model.provider.family.rawValue) API; call it through that API",
-                    family: call.family, param: "model"
-                ))
-            }
             chosen = model
         } else {
             let known = snapshot.policy.clientModelNames.prefix(20).joined(separator: ", ")
@@ -60,16 +56,18 @@ public struct RouteStage: CallStage {
         return true
     }
 
-    /// A target by weight among those speaking `family`; nil when none does.
-    static func pick(_ route: CompiledRoute, family: APIFamily, randomBits: UInt64) -> ResolvedModel? {
-        var total = 0
-        for (index, target) in route.targets.enumerated() where target.provider.family == family {
-            total += route.weights[index]
-        }
+    /// A target by weight, among those whose breaker would admit a call when there is
+    /// one (else among all: the attempt loop then fails over or reports no healthy
+    /// upstream); nil for a route without targets.
+    static func pick(_ route: CompiledRoute, randomBits: UInt64, now: UInt64) -> ResolvedModel? {
+        guard route.targets.count > 1 else { return route.targets.first }
+        var healthy = route.targets.indices.filter { route.targets[$0].health.wouldAdmit(now: now) }
+        if healthy.isEmpty { healthy = Array(route.targets.indices) }
+        let total = healthy.reduce(0) { $0 + route.weights[$1] }
         guard total > 0 else { return nil }
         var roll = Int(randomBits % UInt64(total))
-        for (index, target) in route.targets.enumerated() where target.provider.family == family {
-            if roll < route.weights[index] { return target }
+        for index in healthy {
+            if roll < route.weights[index] { return route.targets[index] }
             roll -= route.weights[index]
         }
         return nil

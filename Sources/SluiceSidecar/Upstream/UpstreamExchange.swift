@@ -1,17 +1,34 @@
 import NIOCore
 import NIOHTTP1
+import SluicePolicy
 
 /// How long an upstream exchange may wait at each step.
 public struct UpstreamTimeouts: Sendable, Equatable {
+    /// To get a connection: open one (TCP and TLS) or wait for a pooled one.
+    public var connect: TimeAmount
     /// From the start of the attempt (pool wait and connect included) to the response head.
     public var head: TimeAmount
+    /// Event streams: from the response head to the first body bytes; nil = `idle` applies.
+    public var firstToken: TimeAmount?
     /// Longest gap between body bytes once the response has begun. Time the client spends
     /// not reading (backpressure) does not count: that is the client's pace, not the provider's.
     public var idle: TimeAmount
 
-    public init(head: TimeAmount = .seconds(600), idle: TimeAmount = .seconds(300)) {
+    public init(connect: TimeAmount = .seconds(10), head: TimeAmount = .seconds(600), firstToken: TimeAmount? = nil, idle: TimeAmount = .seconds(300)) {
+        self.connect = connect
         self.head = head
+        self.firstToken = firstToken
         self.idle = idle
+    }
+
+    /// These defaults with the policy's timeouts (milliseconds) laid over them.
+    func overridden(by policy: Timeouts) -> UpstreamTimeouts {
+        UpstreamTimeouts(
+            connect: policy.connect.map { .milliseconds(Int64($0)) } ?? connect,
+            head: policy.head.map { .milliseconds(Int64($0)) } ?? head,
+            firstToken: policy.firstToken.map { .milliseconds(Int64($0)) } ?? firstToken,
+            idle: policy.idle.map { .milliseconds(Int64($0)) } ?? idle
+        )
     }
 }
 
@@ -36,9 +53,11 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
     private var lease: PoolLease?
     private var timer: Scheduled<Void>?
     private var headDeadline = NIODeadline.uptimeNanoseconds(0)
+    /// Event streams with a first-token timeout: when the first body bytes are due.
+    private var firstPartDeadline: NIODeadline?
     private var lastActivityNanos: UInt64 = 0
     private var state: State = .idle
-    private var retriedOnFreshConnection = false
+    private let freshConnection: Bool
     private var responseKeepAlive = true
     private var demand = true
 
@@ -50,7 +69,8 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
         case done
     }
 
-    init(pool: UpstreamPool, key: UpstreamPool.Key, request: UpstreamRequest, timeouts: UpstreamTimeouts, call: Call, attemptIndex: Int) {
+    init(pool: UpstreamPool, key: UpstreamPool.Key, request: UpstreamRequest, timeouts: UpstreamTimeouts, call: Call, attemptIndex: Int, freshConnection: Bool = false) {
+        self.freshConnection = freshConnection
         self.pool = pool
         self.key = key
         self.request = request
@@ -63,17 +83,18 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
         guard case .idle = state else { return }
         self.sink = sink
         state = .waitingForConnection
-        headDeadline = NIODeadline.now() + timeouts.head
+        let now = NIODeadline.now()
+        headDeadline = now + timeouts.head
+        if let callDeadline = call.deadlineNanos { headDeadline = min(headDeadline, .uptimeNanoseconds(callDeadline)) }
         // One timer for the whole exchange, at the earlier of the head deadline and the
         // idle timeout; when it fires early it re-arms for what is left (most calls end
         // before it ever fires, so a call costs one schedule and one cancel).
-        armTimer(in: min(timeouts.head, timeouts.idle))
-        requestConnection(fresh: false)
+        armTimer(in: min(headDeadline - now, timeouts.idle))
+        requestConnection(fresh: freshConnection, deadline: min(now + timeouts.connect, headDeadline))
     }
 
-    private func requestConnection(fresh: Bool) {
-        let deadline = NIODeadline.now() + timeouts.head
-        lease = pool.lease(key, fresh: fresh, deadline: deadline) { [weak self] result in
+    private func requestConnection(fresh: Bool, deadline: NIODeadline) {
+        lease = pool.lease(key, fresh: fresh, deadline: deadline, cap: key.cap) { [weak self] result in
             guard let self else {
                 if case .success(let connection) = result { connection.close() }
                 return
@@ -87,7 +108,7 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
             case .success(let connection):
                 self.send(on: connection)
             case .failure(UpstreamPoolError.waitTimedOut):
-                self.fail(ResponseFailure(kind: .timeout, detail: "no connection to \(self.key.endpoint) came free within \(self.timeouts.head.nanoseconds / 1_000_000) ms"))
+                self.fail(ResponseFailure(kind: .connect, detail: "no connection to \(self.key.endpoint) within \(self.timeouts.connect.nanoseconds / 1_000_000) ms"))
             case .failure(UpstreamPoolError.waitQueueFull):
                 var failure = ResponseFailure(kind: .connect, detail: "too many calls are waiting for a connection to \(self.key.endpoint)")
                 failure.code = .overloaded
@@ -155,7 +176,13 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
             if head.status.code < 200 { return } // 1xx: wait for the final head
             responseKeepAlive = head.isKeepAlive
             state = .receivingBody
-            lastActivityNanos = NIODeadline.now().uptimeNanoseconds
+            let now = NIODeadline.now()
+            lastActivityNanos = now.uptimeNanoseconds
+            if let firstToken = timeouts.firstToken, head.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") == true {
+                firstPartDeadline = now + firstToken
+                stopTimers()
+                armTimer(in: min(firstToken, timeouts.idle))
+            }
             call.attempts[attemptIndex].status = Int(head.status.code)
             // From here the provider's silence is measured between body bytes, for event
             // streams and JSON bodies alike (the running timer checks it when it fires).
@@ -163,6 +190,7 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
             sink?.sourceDidEmitHead(HTTPResponseHead(version: head.version, status: head.status, headers: HeaderPolicy.relayedResponseHeaders(head.headers)))
         case (.receivingBody, .body(let buffer)):
             lastActivityNanos = NIODeadline.now().uptimeNanoseconds
+            firstPartDeadline = nil
             sink?.sourceDidEmitBody(buffer)
         case (.receivingBody, .end):
             state = .done
@@ -188,11 +216,10 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
             pool.forget(connection)
         }
         connection = nil
-        if case .awaitingHead = state, loss.wasReused, loss.requestUnprocessed, !retriedOnFreshConnection {
+        if case .awaitingHead = state, loss.wasReused, loss.requestUnprocessed {
             // A stale keep-alive connection: the provider cannot have seen the request.
-            retriedOnFreshConnection = true
-            state = .waitingForConnection
-            requestConnection(fresh: true)
+            // Sending it again is the attempt loop's decision (it counts as an attempt).
+            fail(ResponseFailure(kind: .closed, detail: "a pooled connection to \(key.endpoint) was stale: \(loss.detail)", requestUnprocessed: true))
             return
         }
         fail(ResponseFailure(kind: loss.responseStarted && !isResponseStarted ? .protocolError : .closed, detail: loss.detail))
@@ -220,6 +247,14 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
                 armTimer(in: min(headDeadline - now, timeouts.idle))
             }
         case .receivingBody:
+            if let due = firstPartDeadline {
+                if now >= due {
+                    fail(ResponseFailure(kind: .timeout, detail: "no first event from \(key.endpoint) within \((timeouts.firstToken ?? .zero).nanoseconds / 1_000_000) ms of its head"))
+                } else {
+                    armTimer(in: min(due - now, timeouts.idle))
+                }
+                return
+            }
             guard demand else {
                 // Paused by the client: not the provider's silence.
                 armTimer(in: timeouts.idle)
@@ -279,11 +314,17 @@ public struct UpstreamCall: CallTerminal {
         guard let target = call.target, let pool = call.upstreamPool else {
             return LocalReplySource(.error(.internalError, "no upstream target was chosen", family: call.family))
         }
+        guard target.provider.family == call.family else {
+            return LocalReplySource(.error(.invalidRequest, "model \(target.name) is served by \(target.provider.name), which speaks the \(target.provider.family.rawValue) API; call it through that API", family: call.family, param: "model"))
+        }
         let request = UpstreamRequest(for: call, target: target)
         call.attempts.append(Attempt(target: target, startNanos: NIODeadline.now().uptimeNanoseconds, hideInjectedUsage: request.hideInjectedUsage))
+        var effective = timeouts.overridden(by: target.provider.timeouts)
+        if let route = call.route { effective = effective.overridden(by: route.timeouts) }
         return UpstreamExchange(
-            pool: pool, key: UpstreamPool.Key(endpoint: target.provider.endpoint, tls: target.provider.tlsContext),
-            request: request, timeouts: timeouts, call: call, attemptIndex: call.attempts.count - 1
+            pool: pool, key: UpstreamPool.Key(endpoint: target.provider.endpoint, tls: target.provider.tlsContext, cap: target.provider.maxConnections),
+            request: request, timeouts: effective, call: call, attemptIndex: call.attempts.count - 1,
+            freshConnection: call.wantsFreshConnection
         )
     }
 }

@@ -94,6 +94,8 @@ struct UpstreamPoolStateMachine<Key: Hashable, Connection: Hashable, Lease: Hash
         var leased = 0
         var connecting = 0
         var waiters = CircularBuffer<Waiter>(initialCapacity: 4)
+        /// This endpoint's own connection cap (a provider's `max_connections`), if any.
+        var cap: Int?
 
         var open: Int { idle.count + leased + connecting }
         var isUnused: Bool { open == 0 && waiters.isEmpty }
@@ -123,9 +125,10 @@ struct UpstreamPoolStateMachine<Key: Hashable, Connection: Hashable, Lease: Hash
     // MARK: Events
 
     /// A caller wants a connection to `key` by `deadline`.
-    mutating func leaseRequested(_ lease: Lease, key: Key, fresh: Bool, deadline: NIODeadline, now: NIODeadline) -> Action {
+    mutating func leaseRequested(_ lease: Lease, key: Key, fresh: Bool, deadline: NIODeadline, now: NIODeadline, cap: Int? = nil) -> Action {
         guard !isShutDown else { return Action(lease: .fail(lease, .shutDown)) }
         var endpoint = endpoints.removeValue(forKey: key) ?? Endpoint()
+        endpoint.cap = cap.map { max(1, min($0, configuration.maxConnectionsPerEndpoint)) }
         defer { store(endpoint, for: key) }
         if !fresh, let parked = endpoint.idle.popLast() {
             endpoint.leased += 1
@@ -133,7 +136,7 @@ struct UpstreamPoolStateMachine<Key: Hashable, Connection: Hashable, Lease: Hash
             return Action(lease: .handOver(lease, parked.connection))
         }
         guard deadline > now else { return Action(lease: .fail(lease, .waitTimedOut)) }
-        if endpoint.open < configuration.maxConnectionsPerEndpoint {
+        if endpoint.open < (endpoint.cap ?? configuration.maxConnectionsPerEndpoint) {
             let id = startAttempt(&endpoint, key: key, lease: lease, deadline: deadline)
             return Action(connection: .connect(key, id), scheduleTimer: timer(for: deadline))
         }
@@ -360,7 +363,7 @@ struct UpstreamPoolStateMachine<Key: Hashable, Connection: Hashable, Lease: Hash
 
     /// When a slot freed up and someone waits, the first waiter gets a connect of its own.
     private mutating func connectForNextWaiter(_ endpoint: inout Endpoint, key: Key) -> ConnectID? {
-        guard !isShutDown, endpoint.open < configuration.maxConnectionsPerEndpoint, let waiter = endpoint.waiters.popFirst() else { return nil }
+        guard !isShutDown, endpoint.open < (endpoint.cap ?? configuration.maxConnectionsPerEndpoint), let waiter = endpoint.waiters.popFirst() else { return nil }
         return startAttempt(&endpoint, key: key, lease: waiter.lease, deadline: waiter.deadline)
     }
 

@@ -20,12 +20,22 @@ final class UpstreamPool {
         /// Leases that may wait for a connection per endpoint; beyond it a lease fails at
         /// once with ``UpstreamPoolError/waitQueueFull``.
         var maxWaitersPerEndpoint = 1024
+        /// Event loops sharing a provider's `max_connections` (each pool gets its share).
+        var loopCount = 1
     }
 
     /// Pool key: where to connect and with which TLS context.
     struct Key: Hashable, Sendable {
         var endpoint: UpstreamEndpoint
         var tls: NIOSSLContext?
+        /// The provider's connection cap across all loops (not part of the key's identity).
+        var cap: Int?
+
+        init(endpoint: UpstreamEndpoint, tls: NIOSSLContext?, cap: Int? = nil) {
+            self.endpoint = endpoint
+            self.tls = tls
+            self.cap = cap
+        }
 
         static func == (lhs: Key, rhs: Key) -> Bool {
             lhs.endpoint == rhs.endpoint && lhs.tls === rhs.tls
@@ -87,9 +97,11 @@ final class UpstreamPool {
     /// once, possibly before this returns, unless the lease is cancelled first; a lease
     /// still waiting at `deadline` fails with ``UpstreamPoolError/waitTimedOut``.
     @discardableResult
-    func lease(_ key: Key, fresh: Bool, deadline: NIODeadline, _ callback: @escaping LeaseCallback) -> PoolLease {
+    func lease(_ key: Key, fresh: Bool, deadline: NIODeadline, cap: Int? = nil, _ callback: @escaping LeaseCallback) -> PoolLease {
         let lease = PoolLease(pool: self, key: key, callback: callback)
-        perform(state.leaseRequested(lease, key: key, fresh: fresh, deadline: deadline, now: .now()))
+        // A provider's cap is shared out between the loops' pools, rounding up.
+        let share = cap.map { ($0 + configuration.loopCount - 1) / max(1, configuration.loopCount) }
+        perform(state.leaseRequested(lease, key: key, fresh: fresh, deadline: deadline, now: .now(), cap: share))
         return lease
     }
 

@@ -34,9 +34,14 @@ struct UpstreamRequest {
         // Forwarded headers never hold host, content-length or credentials (HeaderPolicy).
         headers.add(name: "host", value: provider.endpoint.hostHeader)
         headers.add(name: "content-length", value: String(body.readableBytes))
-        switch provider.family {
+        for (name, value) in provider.extraHeaders where !headers.contains(name: name) {
+            headers.add(name: name, value: value)
+        }
+        switch provider.kind {
         case .openai:
             if let bearer = call.credentials.bearerValues[provider.name] { headers.add(name: "authorization", value: bearer) }
+        case .azureOpenAI:
+            if let secret = call.credentials.secrets[provider.name] { headers.add(name: "api-key", value: secret) }
         case .anthropic:
             if let secret = call.credentials.secrets[provider.name] { headers.add(name: "x-api-key", value: secret) }
             if !headers.contains(name: "anthropic-version") { headers.add(name: "anthropic-version", value: "2023-06-01") }
@@ -45,7 +50,47 @@ struct UpstreamRequest {
         if let trace = call.trace {
             headers.add(name: "traceparent", value: trace.upstreamTraceparent)
         }
-        let uri = provider.endpoint.pathPrefix.isEmpty ? call.head.uri : provider.endpoint.pathPrefix + call.head.uri
+        let uri = UpstreamRequest.uri(clientURI: call.head.uri, provider: provider, upstreamModel: target.upstreamModel)
         self.init(head: HTTPRequestHead(version: .http1_1, method: call.head.method, uri: uri, headers: headers), body: body, hideInjectedUsage: hide)
     }
+
+    /// The provider's URI for a client URI: under the base URL's path prefix; for Azure
+    /// OpenAI, `/openai/deployments/{deployment}/…` with `api-version` in the query.
+    static func uri(clientURI: String, provider: ResolvedProvider, upstreamModel: String) -> String {
+        guard provider.kind == .azureOpenAI else {
+            return provider.endpoint.pathPrefix.isEmpty ? clientURI : provider.endpoint.pathPrefix + clientURI
+        }
+        var path = Substring(clientURI)
+        var query: Substring = ""
+        if let mark = path.firstIndex(of: "?") {
+            query = path[path.index(after: mark)...]
+            path = path[..<mark]
+        }
+        if path.hasPrefix("/v1/") { path = path.dropFirst(3) }
+        let deployment = provider.deployments[upstreamModel] ?? upstreamModel
+        var parameters = query.split(separator: "&").filter { !$0.hasPrefix("api-version=") }.map(String.init)
+        if let version = provider.apiVersion { parameters.insert("api-version=" + version, at: 0) }
+        let encoded = deployment.addingPercentEncodingForPath()
+        let base = provider.endpoint.pathPrefix + "/openai/deployments/" + encoded + path
+        return parameters.isEmpty ? base : base + "?" + parameters.joined(separator: "&")
+    }
+}
+
+private extension String {
+    /// Percent-encodes everything but unreserved characters (RFC 3986 §2.3).
+    func addingPercentEncodingForPath() -> String {
+        var out = ""
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded()
+            }
+        }
+        return out
+    }
+
+    func leftPadded() -> String { count == 1 ? "0" + self : self }
 }
