@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "sluice", targets: ["sluice"]),
         .library(name: "SluicePolicy", targets: ["SluicePolicy"]),
         .library(name: "SluiceWire", targets: ["SluiceWire"]),
+        .library(name: "SluiceTranslate", targets: ["SluiceTranslate"]),
         .library(name: "SluiceSidecar", targets: ["SluiceSidecar"]),
         .library(name: "SluiceMockProvider", targets: ["SluiceMockProvider"]),
         .library(name: "SluiceTestKit", targets: ["SluiceTestKit"]),
@@ -38,6 +39,8 @@ let package = Package(
             name: "SluiceWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // Cross-vendor translation: OpenAI chat completions <-> Anthropic messages, streams too.
+        .target(name: "SluiceTranslate", dependencies: ["SluiceWire"]),
         // The data plane: listeners, the request pipeline and its stages, upstream pool.
         .target(
             name: "SluiceSidecar",
@@ -94,6 +97,11 @@ let package = Package(
         ),
         .testTarget(name: "SluicePolicyTests", dependencies: ["SluicePolicy"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SluiceWireTests", dependencies: ["SluiceWire"]),
+        .testTarget(
+            name: "SluiceTranslateTests",
+            dependencies: ["SluiceTranslate", "SluiceWire", .product(name: "NIOCore", package: "swift-nio")],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(
             name: "SluiceSidecarTests",
             dependencies: [
