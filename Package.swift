@@ -47,6 +47,7 @@ let package = Package(
             dependencies: [
                 "SluicePolicy",
                 "SluiceWire",
+                "SluiceTranslate",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

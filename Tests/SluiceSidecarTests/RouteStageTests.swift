@@ -59,12 +59,38 @@ import SluiceWire
         #expect(counts == ["gpt-4o": 300, "gpt-4o-mini": 100])
     }
 
-    @Test func routeTargetsOfTheOtherFamilyAreSkipped() throws {
+    @Test func routeTargetsOfTheOtherFamilyAreChosenByWeightToo() throws {
+        // The upstream call translates: a target's vendor no longer limits who may use it.
         let policy = testPolicy(routes: [
             Route(name: "mixed", match: RouteMatch(model: "any"), targets: [RouteTarget(model: "claude-haiku", weight: 100), RouteTarget(model: "gpt-4o", weight: 1)]),
         ])
         let call = try makeCall(body: #"{"model":"any"}"#, policy: policy, randomBits: 7)
         #expect(run(stages, call) == nil)
-        #expect(call.target?.name == "gpt-4o")
+        #expect(call.target?.name == "claude-haiku")
+    }
+
+    @Test func aTargetWhoseBreakerIsOpenIsPassedOverWhileAnotherIsHealthy() throws {
+        let health = HealthRegistry()
+        let policy = testPolicy(routes: [
+            Route(name: "split", match: RouteMatch(model: "mix"), targets: [RouteTarget(model: "gpt-4o", weight: 3), RouteTarget(model: "gpt-4o-mini", weight: 1)]),
+        ])
+        let snapshot = try RuntimeSnapshot(policy: policy, version: "t", health: health)
+        let sick = try #require(snapshot.modelsByClientName["gpt-4o"])
+        let now = monotonicMilliseconds()
+        for _ in 0..<BreakerSettings().consecutiveFailures {
+            sick.health.record(.failure, admission: sick.health.admit(now: now), headMilliseconds: nil, now: now)
+        }
+        #expect(sick.health.isOpen(now: now))
+        let route = try #require(snapshot.routes.first)
+        for bits in 0..<40 as Range<UInt64> {
+            #expect(RouteStage.pick(route, randomBits: bits, now: now)?.name == "gpt-4o-mini")
+        }
+        // Once every target is open, the pick falls back to weights (the attempt loop
+        // then reports no healthy upstream or fails over).
+        let other = try #require(snapshot.modelsByClientName["gpt-4o-mini"])
+        for _ in 0..<BreakerSettings().consecutiveFailures {
+            other.health.record(.failure, admission: other.health.admit(now: now), headMilliseconds: nil, now: now)
+        }
+        #expect(RouteStage.pick(route, randomBits: 0, now: now) != nil)
     }
 }

@@ -314,17 +314,25 @@ public struct UpstreamCall: CallTerminal {
         guard let target = call.target, let pool = call.upstreamPool else {
             return LocalReplySource(.error(.internalError, "no upstream target was chosen", family: call.family))
         }
-        guard target.provider.family == call.family else {
-            return LocalReplySource(.error(.invalidRequest, "model \(target.name) is served by \(target.provider.name), which speaks the \(target.provider.family.rawValue) API; call it through that API", family: call.family, param: "model"))
+        let translated = target.provider.family != call.family
+        let request: UpstreamRequest
+        if translated {
+            do {
+                request = try UpstreamRequest.translated(for: call, target: target)
+            } catch {
+                return LocalReplySource(LocalReply(status: error.status, body: String(decoding: error.body(for: call.family), as: UTF8.self), errorCode: .invalidRequest))
+            }
+        } else {
+            request = UpstreamRequest(for: call, target: target)
         }
-        let request = UpstreamRequest(for: call, target: target)
-        call.attempts.append(Attempt(target: target, startNanos: NIODeadline.now().uptimeNanoseconds, hideInjectedUsage: request.hideInjectedUsage))
+        call.attempts.append(Attempt(target: target, startNanos: NIODeadline.now().uptimeNanoseconds, hideInjectedUsage: request.hideInjectedUsage, translated: translated))
         var effective = timeouts.overridden(by: target.provider.timeouts)
         if let route = call.route { effective = effective.overridden(by: route.timeouts) }
-        return UpstreamExchange(
+        let exchange = UpstreamExchange(
             pool: pool, key: UpstreamPool.Key(endpoint: target.provider.endpoint, tls: target.provider.tlsContext, cap: target.provider.maxConnections),
             request: request, timeouts: effective, call: call, attemptIndex: call.attempts.count - 1,
             freshConnection: call.wantsFreshConnection
         )
+        return translated ? TranslatingSource(inner: exchange, upstream: target.provider.family, client: call.family) : exchange
     }
 }

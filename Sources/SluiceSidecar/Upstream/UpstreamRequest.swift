@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import SluiceTranslate
 import SluiceWire
 
 /// The request one upstream attempt sends, built from the call for one target: the URI
@@ -20,17 +21,43 @@ struct UpstreamRequest {
         self.hideInjectedUsage = hideInjectedUsage
     }
 
-    /// The request for `call` to `target`.
+    /// The request for `call` to `target`, of the caller's own API family.
     init(for call: Call, target: ResolvedModel, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
-        let provider = target.provider
         var body = call.body
         var hide = false
         if let request = call.request, let endpoint = call.endpoint {
-            let wantsUsage = request.stream && endpoint.usageNeedsStreamOption && provider.family == .openai
+            let wantsUsage = request.stream && endpoint.usageNeedsStreamOption && target.provider.family == .openai
             hide = wantsUsage && !request.clientRequestedUsage
             body = request.rewritten(call.body, upstreamModel: target.upstreamModel, requestUsage: wantsUsage, allocator: allocator)
         }
+        self.init(for: call, target: target, body: body, clientURI: call.head.uri, hideInjectedUsage: hide)
+    }
+
+    /// The request for `call` to a `target` of the other API family: the body translated
+    /// (chat completions ⇄ messages), sent to that family's path. The translated answer
+    /// always carries stream usage; it is hidden when an OpenAI client did not ask for it.
+    static func translated(for call: Call, target: ResolvedModel) throws(TranslationError) -> UpstreamRequest {
+        guard let endpoint = call.endpoint, endpoint == .chatCompletions || endpoint == .messages else {
+            throw TranslationError(
+                message: "\(call.endpointLabel) cannot be translated to the \(target.provider.family.rawValue) API; only chat completions and messages can (model \(target.name) is served by \(target.provider.name))",
+                param: "model"
+            )
+        }
+        let translated = try Translation.request(Array(call.body.readableBytesView), from: call.family, to: target.provider.family, upstreamModel: target.upstreamModel)
+        var body = ByteBuffer()
+        body.writeBytes(translated)
+        let hide = call.family == .openai && (call.request?.stream ?? false) && !(call.request?.clientRequestedUsage ?? false)
+        return UpstreamRequest(for: call, target: target, body: body, clientURI: Translation.upstreamPath(for: target.provider.family), hideInjectedUsage: hide)
+    }
+
+    private init(for call: Call, target: ResolvedModel, body: ByteBuffer, clientURI: String, hideInjectedUsage hide: Bool) {
+        let provider = target.provider
         var headers = HeaderPolicy.forwardedRequestHeaders(call.head.headers)
+        if provider.family != call.family {
+            // The other vendor's version and beta headers mean nothing to this one.
+            let foreign = call.family == .anthropic ? "anthropic-" : "openai-"
+            for name in headers.map(\.name) where name.lowercased().hasPrefix(foreign) { headers.remove(name: name) }
+        }
         // Forwarded headers never hold host, content-length or credentials (HeaderPolicy).
         headers.add(name: "host", value: provider.endpoint.hostHeader)
         headers.add(name: "content-length", value: String(body.readableBytes))
@@ -50,7 +77,7 @@ struct UpstreamRequest {
         if let trace = call.trace {
             headers.add(name: "traceparent", value: trace.upstreamTraceparent)
         }
-        let uri = UpstreamRequest.uri(clientURI: call.head.uri, provider: provider, upstreamModel: target.upstreamModel)
+        let uri = UpstreamRequest.uri(clientURI: clientURI, provider: provider, upstreamModel: target.upstreamModel)
         self.init(head: HTTPRequestHead(version: .http1_1, method: call.head.method, uri: uri, headers: headers), body: body, hideInjectedUsage: hide)
     }
 
