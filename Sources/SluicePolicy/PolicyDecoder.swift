@@ -38,14 +38,24 @@ struct PolicyDecoder {
     // MARK: Sections
 
     private mutating func decodeProvider(name: Located<String>, node: Node) -> ProviderDraft {
-        var draft = ProviderDraft(name: name)
+        var draft = ProviderDraft(name: name, position: node.position)
         guard let mapping = expectMapping(node, field: name.field) else { return draft }
+        draft.position = mapping.position
         for entry in entries(of: mapping, field: name.field, as: ProviderKey.self) {
             switch entry.key {
             case .kind: draft.kind = string(entry.value, field: entry.field)
             case .baseURL: draft.baseURL = string(entry.value, field: entry.field)
             case .credential: draft.credential = decodeCredential(entry.value, field: entry.field)
             case .caFile: draft.caFile = string(entry.value, field: entry.field)
+            case .apiVersion: draft.apiVersion = string(entry.value, field: entry.field)
+            case .deployments:
+                draft.deployments = Located(
+                    value: stringMap(entry.value, field: entry.field), position: entry.value.position, field: entry.field
+                )
+            case .headers: draft.headers = stringMap(entry.value, field: entry.field)
+            case .maxConnections: draft.maxConnections = integer(entry.value, field: entry.field)
+            case .timeouts: draft.timeouts = decodeTimeouts(entry.value, field: entry.field)
+            case .breaker: draft.breaker = decodeBreaker(entry.value, field: entry.field)
             }
         }
         return draft
@@ -106,6 +116,10 @@ struct PolicyDecoder {
                 }
                 draft.targets = targets.map { decodeTarget(node: $0.node, field: $0.field) }
             case .fallbacks: draft.fallbacks = strings(entry.value, field: entry.field)
+            case .timeouts: draft.timeouts = decodeTimeouts(entry.value, field: entry.field)
+            case .retry: draft.retry = decodeRetry(entry.value, field: entry.field)
+            case .degrade: draft.degrade = decodeDegrade(entry.value, field: entry.field)
+            case .fallbackReply: draft.fallbackReply = decodeFallbackReply(entry.value, field: entry.field)
             }
         }
         return draft
@@ -151,7 +165,7 @@ struct PolicyDecoder {
 
     /// The known entries of `mapping`, in file order. Reports unknown keys (with a suggestion
     /// when one is close) and missing required keys (at the mapping).
-    private mutating func entries<Key: PolicyKey>(
+    mutating func entries<Key: PolicyKey>(
         of mapping: Node.Mapping, field: String, as _: Key.Type
     ) -> [Entry<Key>] {
         var result: [Entry<Key>] = []
@@ -178,7 +192,7 @@ struct PolicyDecoder {
     }
 
     /// The entries of a name → definition mapping (`providers:`, `models:`), which must not be empty.
-    private mutating func namedEntries(
+    mutating func namedEntries(
         _ node: Node, field: String, noun: String
     ) -> [(name: Located<String>, value: Node)] {
         if node.isNull {
@@ -203,7 +217,7 @@ struct PolicyDecoder {
 
     /// The items of a list, each with its indexed field path. A null value is an empty list
     /// when `allowNull` is set.
-    private mutating func items(_ node: Node, field: String, allowNull: Bool) -> [(node: Node, field: String)] {
+    mutating func items(_ node: Node, field: String, allowNull: Bool) -> [(node: Node, field: String)] {
         if allowNull, node.isNull { return [] }
         guard case .sequence(let sequence) = node else {
             diagnostics.report("expected a list, got \(node.kindDescription)", at: node.position, field: field)
@@ -212,7 +226,7 @@ struct PolicyDecoder {
         return sequence.enumerated().map { ($0.element, FieldPath.index(field, $0.offset)) }
     }
 
-    private mutating func keyName(_ node: Node, field: String) -> String? {
+    mutating func keyName(_ node: Node, field: String) -> String? {
         guard case .scalar(let scalar) = node else {
             diagnostics.report("expected a key name, got \(node.kindDescription)", at: node.position, field: field)
             return nil
@@ -220,7 +234,7 @@ struct PolicyDecoder {
         return scalar.string
     }
 
-    private mutating func expectMapping(_ node: Node, field: String) -> Node.Mapping? {
+    mutating func expectMapping(_ node: Node, field: String) -> Node.Mapping? {
         guard case .mapping(let mapping) = node else {
             diagnostics.report("expected a mapping, got \(node.kindDescription)", at: node.position, field: field)
             return nil
@@ -230,7 +244,7 @@ struct PolicyDecoder {
 
     // MARK: Scalars
 
-    private mutating func string(_ node: Node, field: String) -> Located<String>? {
+    mutating func string(_ node: Node, field: String) -> Located<String>? {
         guard case .scalar(let scalar) = node, node.isStringScalar else {
             var message = "expected a string, got \(node.kindDescription)"
             if case .scalar(let scalar) = node, !node.isNull {
@@ -247,11 +261,11 @@ struct PolicyDecoder {
     }
 
     /// A list of non-empty strings; null is an empty list.
-    private mutating func strings(_ node: Node, field: String) -> [Located<String>] {
+    mutating func strings(_ node: Node, field: String) -> [Located<String>] {
         items(node, field: field, allowNull: true).compactMap { string($0.node, field: $0.field) }
     }
 
-    private mutating func number(_ node: Node, field: String) -> Located<Double>? {
+    mutating func number(_ node: Node, field: String) -> Located<Double>? {
         if case .scalar = node {
             let value: Double? = switch node.tagName {
             case .int: node.int.map(Double.init) ?? node.float
@@ -266,7 +280,7 @@ struct PolicyDecoder {
         return nil
     }
 
-    private mutating func integer(_ node: Node, field: String) -> Located<Int>? {
+    mutating func integer(_ node: Node, field: String) -> Located<Int>? {
         if case .scalar(let scalar) = node {
             switch node.tagName {
             case .int:
@@ -286,7 +300,7 @@ struct PolicyDecoder {
         return nil
     }
 
-    private static func missingKey(_ key: String) -> String {
+    static func missingKey(_ key: String) -> String {
         "missing required key \"\(key)\""
     }
 }

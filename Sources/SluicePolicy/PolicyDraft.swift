@@ -8,10 +8,19 @@ struct PolicyDraft {
 
 struct ProviderDraft {
     var name: Located<String>
+    /// The provider's mapping (where a missing key is reported).
+    var position: SourcePosition
     var kind: Located<String>?
     var baseURL: Located<String>?
     var credential: CredentialDraft?
     var caFile: Located<String>?
+    var apiVersion: Located<String>?
+    /// The `deployments:` mapping (its position and field) and its entries.
+    var deployments: Located<[KeyValueDraft]>?
+    var headers: [KeyValueDraft] = []
+    var maxConnections: Located<Int>?
+    var timeouts = TimeoutsDraft()
+    var breaker = BreakerDraft()
 }
 
 struct CredentialDraft {
@@ -42,6 +51,10 @@ struct RouteDraft {
     var matchPath: Located<String>?
     var targets: [TargetDraft] = []
     var fallbacks: [Located<String>] = []
+    var timeouts = TimeoutsDraft()
+    var retry = RetryDraft()
+    var degrade: DegradeDraft?
+    var fallbackReply: FallbackReplyDraft?
 }
 
 struct TargetDraft {
@@ -68,7 +81,13 @@ extension PolicyDraft {
                 kind: kind,
                 baseURL: BaseURLCheck.normalized(baseURL),
                 credential: credential,
-                caFile: draft.caFile?.value
+                caFile: draft.caFile?.value,
+                apiVersion: draft.apiVersion?.value,
+                deployments: Self.dictionary(draft.deployments?.value ?? []),
+                headers: Self.dictionary(draft.headers),
+                maxConnections: draft.maxConnections?.value,
+                timeouts: draft.timeouts.timeouts,
+                breaker: draft.breaker.settings
             )
         }
         for draft in models {
@@ -97,9 +116,22 @@ extension PolicyDraft {
                 targets: draft.targets.compactMap { target in
                     target.model.map { RouteTarget(model: $0.value, weight: target.weight?.value ?? 1) }
                 },
-                fallbacks: draft.fallbacks.map(\.value)
+                fallbacks: draft.fallbacks.map(\.value),
+                timeouts: draft.timeouts.timeouts,
+                retry: draft.retry.settings,
+                degrade: draft.degrade?.rule,
+                fallbackReply: draft.fallbackReply?.reply
             ))
         }
         return policy
+    }
+
+    /// The entries with a value, by key (the validator rejects repeated keys).
+    private static func dictionary(_ entries: [KeyValueDraft]) -> [String: String] {
+        var result: [String: String] = [:]
+        for entry in entries {
+            if let value = entry.value { result[entry.key.value] = value.value }
+        }
+        return result
     }
 }

@@ -10,6 +10,10 @@ public enum PolicyKeys {
     public static let provider = names(of: ProviderKey.self)
     /// A provider's `credential:` mapping.
     public static let credential = names(of: CredentialKey.self)
+    /// A provider's or a route's `timeouts:` mapping.
+    public static let timeouts = names(of: TimeoutsKey.self)
+    /// A provider's `breaker:` mapping.
+    public static let breaker = names(of: BreakerKey.self)
     /// An entry under `models:`.
     public static let model = names(of: ModelKey.self)
     /// A model's `prices:` mapping.
@@ -20,6 +24,14 @@ public enum PolicyKeys {
     public static let match = names(of: MatchKey.self)
     /// An item of a route's `targets:`.
     public static let target = names(of: TargetKey.self)
+    /// A route's `retry:` mapping.
+    public static let retry = names(of: RetryKey.self)
+    /// A route's `degrade:` mapping.
+    public static let degrade = names(of: DegradeKey.self)
+    /// The `when:` mapping of a route's `degrade:`.
+    public static let degradeWhen = names(of: DegradeWhenKey.self)
+    /// A route's `fallback_reply:` mapping.
+    public static let fallbackReply = names(of: FallbackReplyKey.self)
 
     private static func names<Key: PolicyKey>(of _: Key.Type) -> Set<String> {
         Set(Key.allCases.map(\.rawValue))
@@ -42,6 +54,12 @@ package enum ProviderKey: String, PolicyKey {
     case baseURL = "base_url"
     case credential
     case caFile = "ca_file"
+    case apiVersion = "api_version"
+    case deployments
+    case headers
+    case maxConnections = "max_connections"
+    case timeouts
+    case breaker
     package static let required: Set<ProviderKey> = [.kind, .baseURL]
 }
 
@@ -65,7 +83,8 @@ package enum PricesKey: String, PolicyKey {
 }
 
 package enum RouteKey: String, PolicyKey {
-    case name, match, targets, fallbacks
+    case name, match, targets, fallbacks, timeouts, retry, degrade
+    case fallbackReply = "fallback_reply"
     package static let required: Set<RouteKey> = [.name, .targets]
 }
 
@@ -77,4 +96,45 @@ package enum MatchKey: String, PolicyKey {
 package enum TargetKey: String, PolicyKey {
     case model, weight
     package static let required: Set<TargetKey> = [.model]
+}
+
+package enum TimeoutsKey: String, PolicyKey {
+    case connect, head
+    case firstToken = "first_token"
+    case idle, total
+    package static let required: Set<TimeoutsKey> = []
+}
+
+package enum BreakerKey: String, PolicyKey {
+    case consecutiveFailures = "consecutive_failures"
+    case failureRatio = "failure_ratio"
+    case window
+    case minCalls = "min_calls"
+    case openFor = "open_for"
+    case probes
+    package static let required: Set<BreakerKey> = []
+}
+
+package enum RetryKey: String, PolicyKey {
+    case attempts, backoff
+    case maxBackoff = "max_backoff"
+    case budgetPercent = "budget_percent"
+    case budgetFloor = "budget_floor"
+    package static let required: Set<RetryKey> = []
+}
+
+package enum DegradeKey: String, PolicyKey {
+    case when, to
+    package static let required: Set<DegradeKey> = [.when, .to]
+}
+
+package enum DegradeWhenKey: String, PolicyKey {
+    case latencyP95Over = "latency_p95_over"
+    case breakerOpen = "breaker_open"
+    package static let required: Set<DegradeWhenKey> = []
+}
+
+package enum FallbackReplyKey: String, PolicyKey {
+    case content
+    package static let required: Set<FallbackReplyKey> = [.content]
 }

@@ -1,6 +1,7 @@
 /// Checks the values and cross-references of a decoded ``PolicyDraft``: provider kinds,
 /// base URLs, credentials, prices, weights, match paths, references to providers and models,
-/// alias clashes and route name clashes.
+/// alias clashes and route name clashes. Provider settings (Azure, headers, breaker) and
+/// route resilience (retry, degrade, fallbacks) are checked in the extensions beside it.
 enum PolicyValidator {
     static func validate(_ draft: PolicyDraft, into diagnostics: inout DiagnosticCollector) {
         let providerNames = Set(draft.providers.map(\.name.value))
@@ -10,6 +11,9 @@ enum PolicyValidator {
         }
         for model in draft.models {
             validate(model, providers: providerNames, into: &diagnostics)
+        }
+        for provider in draft.providers {
+            validateSettings(of: provider, models: draft.models, into: &diagnostics)
         }
         let aliasOwners = checkAliases(of: draft.models, modelNames: modelNames, into: &diagnostics)
         let models = ModelNames(names: modelNames, aliasOwners: aliasOwners)
@@ -92,7 +96,7 @@ enum PolicyValidator {
 
     // MARK: Routes
 
-    private struct ModelNames {
+    struct ModelNames {
         var names: Set<String>
         var aliasOwners: [String: String]
     }
@@ -125,10 +129,11 @@ enum PolicyValidator {
         for fallback in route.fallbacks {
             checkReference(fallback, to: models, into: &diagnostics)
         }
+        validateResilience(of: route, models: models, into: &diagnostics)
     }
 
     /// Targets and fallbacks name models by their key under `models:`, not by alias.
-    private static func checkReference(
+    static func checkReference(
         _ reference: Located<String>, to models: ModelNames, into diagnostics: inout DiagnosticCollector
     ) {
         guard !models.names.contains(reference.value) else { return }
@@ -145,7 +150,7 @@ enum PolicyValidator {
     }
 
     /// `2`, `0.5`, `-1.25`: whole numbers without a trailing `.0`.
-    private static func format(_ value: Double) -> String {
+    static func format(_ value: Double) -> String {
         if value.rounded() == value, abs(value) < 1e15 {
             return String(Int(value))
         }
