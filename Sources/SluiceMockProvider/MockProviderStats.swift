@@ -19,7 +19,8 @@ import NIOHTTP1
 /// cut: an Anthropic stream's `message_start` (its input, and 1 output token), nothing for an
 /// OpenAI stream (its usage comes last). For finished responses they equal the counts above.
 public struct MockProviderStats: Sendable, Codable, Equatable {
-    /// Per upstream model (the request's `model`).
+    /// Per upstream model (the request's `model`; for Azure paths, the deployment): what that
+    /// target saw, so a test can hold it against the attempts Sluice logged for it.
     public struct ModelStats: Sendable, Codable, Equatable {
         /// Requests naming this model (whatever happened to them).
         public var requests: Int = 0
@@ -133,6 +134,8 @@ public struct MockProviderStats: Sendable, Codable, Equatable {
     public var paths: [String: Int] = [:]
     /// Responses per HTTP status code (as a decimal string); resets and hangs have none.
     public var statuses: [String: Int] = [:]
+    /// Per upstream model or Azure deployment (JSON `models`): requests, statuses, resets, hangs,
+    /// scripted faults consumed and tokens.
     public var models: [String: ModelStats] = [:]
     /// Requests per credential: the value of `Authorization`, `x-api-key` and `api-key`.
     public var credentials: [String: Int] = [:]
