@@ -28,8 +28,13 @@ enum Bodies {
         """
     }
 
-    static func openAIFinishReason(_ plan: GenerationPlan) -> String { plan.truncated ? "length" : "stop" }
-    static func anthropicStopReason(_ plan: GenerationPlan) -> String { plan.truncated ? "max_tokens" : "end_turn" }
+    static func openAIFinishReason(_ plan: GenerationPlan) -> String {
+        plan.toolCall != nil ? "tool_calls" : (plan.truncated ? "length" : "stop")
+    }
+
+    static func anthropicStopReason(_ plan: GenerationPlan) -> String {
+        plan.toolCall != nil ? "tool_use" : (plan.truncated ? "max_tokens" : "end_turn")
+    }
 
     static func body(_ plan: GenerationPlan) -> String {
         switch plan.endpoint {
@@ -43,11 +48,19 @@ enum Bodies {
     }
 
     static func chatCompletion(_ plan: GenerationPlan) -> String {
-        let text = JSONText.quoted(plan.tokens.text(count: plan.outputTokens))
+        let content: String
+        if let call = plan.toolCall {
+            content = """
+                null,"tool_calls":[{"id":"\(call.id)","type":"function","function":{"name":\(JSONText.quoted(call.request.name)),\
+                "arguments":\(JSONText.quoted(call.request.arguments))}}]
+                """
+        } else {
+            content = JSONText.quoted(plan.tokens.text(count: plan.outputTokens))
+        }
         return """
             {"id":"chatcmpl-\(plan.idSuffix)","object":"chat.completion","created":\(plan.created),\
             "model":\(JSONText.quoted(plan.model)),"choices":[{"index":0,"message":{"role":"assistant",\
-            "content":\(text),"refusal":null,"annotations":[]},"logprobs":null,\
+            "content":\(content),"refusal":null,"annotations":[]},"logprobs":null,\
             "finish_reason":"\(self.openAIFinishReason(plan))"}],"usage":\(self.openAIUsage(plan)),\
             "service_tier":"default","system_fingerprint":"fp_mock"}
             """
@@ -122,10 +135,17 @@ enum Bodies {
     }
 
     static func message(_ plan: GenerationPlan) -> String {
-        let text = JSONText.quoted(plan.tokens.text(count: plan.outputTokens))
+        let block: String
+        if let call = plan.toolCall {
+            block = """
+                {"type":"tool_use","id":"\(call.id)","name":\(JSONText.quoted(call.request.name)),"input":\(call.request.arguments)}
+                """
+        } else {
+            block = "{\"type\":\"text\",\"text\":" + JSONText.quoted(plan.tokens.text(count: plan.outputTokens)) + "}"
+        }
         return """
             {"id":"msg_\(plan.idSuffix)","type":"message","role":"assistant","model":\(JSONText.quoted(plan.model)),\
-            "content":[{"type":"text","text":\(text)}],"stop_reason":"\(self.anthropicStopReason(plan))",\
+            "content":[\(block)],"stop_reason":"\(self.anthropicStopReason(plan))",\
             "stop_sequence":null,"usage":\(self.anthropicUsage(plan, outputTokens: plan.outputTokens))}
             """
     }

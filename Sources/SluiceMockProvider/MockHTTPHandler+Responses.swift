@@ -56,17 +56,32 @@ extension MockHTTPHandler {
         }
     }
 
-    func writeError(context: ChannelHandlerContext, flavor: ProviderFlavor, status: Int, message: String?) {
+    /// A provider-shaped error answer. `headers` replaces the configured `Retry-After` headers of
+    /// a 429 (scripted faults send exactly the ones they name); `body` replaces the provider's shape.
+    func writeError(
+        context: ChannelHandlerContext,
+        flavor: ProviderFlavor,
+        status: Int,
+        message: String?,
+        headers: [(String, String)]? = nil,
+        body customBody: String? = nil,
+        requestID customRequestID: String? = nil
+    ) {
         var extra: [(String, String)] = []
-        if status == 429 {
+        if let headers {
+            extra = headers
+        } else if status == 429 {
             extra.append(("retry-after", String(self.configuration.retryAfterSeconds)))
+            if let milliseconds = self.configuration.retryAfterMilliseconds {
+                extra.append(("retry-after-ms", String(milliseconds)))
+            }
+            if flavor == .openAI {
+                extra.append(("x-ratelimit-reset-requests", "\(self.configuration.retryAfterSeconds)s"))
+            }
         }
-        if flavor == .openAI && status == 429 {
-            extra.append(("x-ratelimit-reset-requests", "\(self.configuration.retryAfterSeconds)s"))
-        }
-        let requestID = self.responseID()
-        let body = Bodies.error(flavor: flavor, status: status, requestID: requestID, message: message)
-        self.recorder.recordError(MockProviderStats.LastError(status: status, requestID: requestID, body: body))
+        let requestID = customRequestID ?? self.responseID()
+        let body = customBody ?? Bodies.error(flavor: flavor, status: status, requestID: requestID, message: message)
+        self.recorder.recordError(MockProviderStats.LastError(status: status, requestID: requestID, body: body), model: self.requestModel)
         self.writeResponse(
             context: context,
             status: HTTPResponseStatus(statusCode: status),
@@ -82,7 +97,7 @@ extension MockHTTPHandler {
     /// hangs or is reset.
     func writeComplete(context: ChannelHandlerContext, plan: GenerationPlan, midStopIsReset: Bool?) {
         let body = Bodies.body(plan)
-        self.recorder.recordStatus(200)
+        self.recorder.recordStatus(200, model: plan.model)
         guard let isReset = midStopIsReset else {
             self.recorder.recordCompletion(model: plan.model, usage: plan.reportedUsage)
             if let usage = plan.reportedUsage {
@@ -106,10 +121,10 @@ extension MockHTTPHandler {
     func midStop(context: ChannelHandlerContext, isReset: Bool) {
         self.job = nil
         if isReset {
-            self.recorder.recordReset()
+            self.recorder.recordReset(model: self.requestModel)
             self.abort(context: context)
         } else {
-            self.recorder.recordHang()
+            self.recorder.recordHang(model: self.requestModel)
         }
     }
 

@@ -52,7 +52,7 @@ extension MockHTTPHandler {
             self.keepAlive = false
             headers.replaceOrAdd(name: "connection", value: "close")
         }
-        self.recorder.recordStatus(200)
+        self.recorder.recordStatus(200, model: plan.model)
         let head = HTTPResponseHead(version: self.httpVersion, status: .ok, headers: headers)
         context.writeAndFlush(self.wrapOutboundOut(.head(head)), promise: nil)
 

@@ -25,6 +25,8 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     var job: StreamJob?
     /// This connection has carried an API request (not `/mock/...`), so it is in the stats.
     var counted = false
+    /// The model (or Azure deployment) the current request names; nil when unknown.
+    var requestModel: String?
 
     init(shared: MockShared) {
         self.shared = shared
@@ -105,10 +107,13 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.generation &+= 1
         self.keepAlive = head.isKeepAlive
         self.httpVersion = head.version
-        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? head.uri
+        self.requestModel = nil
+        let uriParts = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let path = uriParts.first.map(String.init) ?? head.uri
+        let query = uriParts.count > 1 ? uriParts[1] : ""
 
         if path == "/mock" || path.hasPrefix("/mock/") {
-            self.handleControl(context: context, head: head, path: path)
+            self.handleControl(context: context, head: head, path: path, body: body)
             return
         }
 
@@ -116,32 +121,32 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.counted = true
             self.recorder.recordConnection()
         }
-        let endpoint = Endpoint(method: head.method, path: path)
+        let azure = AzureRoute(method: head.method, path: path, query: query)
+        let endpoint = azure?.endpoint ?? Endpoint(method: head.method, path: path)
         let flavor = endpoint?.flavor ?? ProviderFlavor.guess(path: path, headers: head.headers)
-        let overrides = MockOverrides(head.headers)
-        let parsed: ParsedRequest?
+        var overrides = MockOverrides(head.headers)
+        var parsed: ParsedRequest?
         if let endpoint, !self.bodyTooLarge {
             parsed = try? ParsedRequest.parse(body, endpoint: endpoint)
-        } else {
-            parsed = nil
         }
-        let sequence = self.recorder.recordRequest(
-            head: head,
-            path: path,
-            body: body,
-            model: parsed.map { $0.model ?? ParsedRequest.defaultModel }
-        )
-        let latency = overrides.latencyMilliseconds ?? self.configuration.latencyMilliseconds
+        if let azure {
+            // Azure serves the deployment, whatever the body names.
+            parsed?.model = azure.deployment
+        }
+        let model = parsed.map { $0.model ?? ParsedRequest.defaultModel }
+        self.requestModel = model
+        let sequence = self.recorder.recordRequest(head: head, path: path, query: query, body: body, model: model, azure: azure)
 
         if overrides.reset == .head {
-            self.recorder.recordReset()
+            self.recorder.recordReset(model: model)
             self.abort(context: context)
             return
         }
         if overrides.hang == .head {
-            self.recorder.recordHang()
+            self.recorder.recordHang(model: model)
             return
         }
+        var latency = overrides.latencyMilliseconds ?? self.configuration.latencyMilliseconds
         guard let endpoint else {
             let message = flavor == .openAI ? "Invalid URL (\(head.method.rawValue) \(path))" : "Not found: \(path)"
             self.after(milliseconds: latency, context: context) { [self] in
@@ -149,16 +154,47 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             return
         }
-        guard let request = parsed else {
+        guard let request = parsed, let model else {
             let status = self.bodyTooLarge ? 413 : 400
             self.after(milliseconds: latency, context: context) { [self] in
                 self.writeError(context: context, flavor: flavor, status: status, message: nil)
             }
             return
         }
-        if let status = self.injectedStatus(overrides: overrides, sequence: sequence) {
+        if let azure, let status = azure.apiVersion == nil ? 404 : (AzureRoute.isAuthenticated(head.headers) ? nil : 401) {
+            // Azure's gateway answers these before any model sees the request: no fault is consumed.
             self.after(milliseconds: latency, context: context) { [self] in
-                self.writeError(context: context, flavor: flavor, status: status, message: nil)
+                let requestID = self.responseID()
+                self.writeError(
+                    context: context, flavor: flavor, status: status, message: nil,
+                    body: AzureRoute.gatewayError(status: status, requestID: requestID), requestID: requestID
+                )
+            }
+            return
+        }
+        if let fault = self.shared.faults.withLockedValue({ $0.take(model: model) }), !fault.isNormal {
+            self.recorder.recordFault(model: model)
+            overrides.apply(fault, streaming: request.stream)
+            latency = overrides.latencyMilliseconds ?? self.configuration.latencyMilliseconds
+            if fault.reset == .head {
+                self.after(milliseconds: latency, context: context) { [self] in
+                    self.recorder.recordReset(model: model)
+                    self.abort(context: context)
+                }
+                return
+            }
+            if fault.hang == .head {
+                self.after(milliseconds: latency, context: context) { [self] in
+                    self.recorder.recordHang(model: model)
+                }
+                return
+            }
+        }
+        latency += overrides.extraLatencyMilliseconds
+        if let status = self.injectedStatus(overrides: overrides, sequence: sequence) {
+            let headers = overrides.retryHeaders
+            self.after(milliseconds: latency, context: context) { [self] in
+                self.writeError(context: context, flavor: flavor, status: status, message: nil, headers: headers)
             }
             return
         }
@@ -188,23 +224,6 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         if draw < configuration.errorRate { return 500 }
         if draw < configuration.errorRate + configuration.rateLimitRate { return 429 }
         return nil
-    }
-
-    func handleControl(context: ChannelHandlerContext, head: HTTPRequestHead, path: String) {
-        switch path {
-        case "/mock/stats":
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let data = (try? encoder.encode(self.recorder.snapshot())) ?? Data("{}".utf8)
-            self.writeResponse(context: context, status: .ok, contentType: "application/json", body: String(decoding: data, as: UTF8.self))
-        case "/mock/reset":
-            self.recorder.reset()
-            self.writeResponse(context: context, status: .ok, contentType: "application/json", body: "{\"ok\":true}")
-        case "/mock/ready", "/mock/health":
-            self.writeResponse(context: context, status: .ok, contentType: "application/json", body: "{\"status\":\"ready\"}")
-        default:
-            self.writeResponse(context: context, status: .notFound, contentType: "application/json", body: "{\"error\":\"unknown mock endpoint\"}")
-        }
     }
 
     // MARK: Timing

@@ -9,12 +9,20 @@ import NIOSSL
 /// counts of what it served (``stats()`` / `GET /mock/stats`).
 ///
 /// Endpoints: `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/responses`
-/// (OpenAI), `/v1/messages`, `/v1/messages/count_tokens` (Anthropic); `GET /mock/stats`,
-/// `POST /mock/reset`, `GET /mock/ready`.
+/// (OpenAI), `/v1/messages`, `/v1/messages/count_tokens` (Anthropic),
+/// `/openai/deployments/{deployment}/chat/completions|completions|embeddings?api-version=…`
+/// (Azure OpenAI: `api-key` or `Authorization: Bearer` required, else 401; no `api-version`:
+/// 404 `Resource not found`; the deployment is the model); `GET /mock/stats`,
+/// `POST /mock/reset` (zeroes the stats and clears scripted faults), `GET /mock/ready`;
+/// `POST /mock/faults` (a ``MockFaultScript``), `GET /mock/faults`, `DELETE /mock/faults`.
 ///
 /// Per-request headers override the configuration: `x-mock-latency-ms`, `x-mock-ttft-ms`,
 /// `x-mock-tps`, `x-mock-output-tokens`, `x-mock-cached-tokens`, `x-mock-status` (400–599),
-/// `x-mock-hang: head|mid`, `x-mock-reset: before|mid`.
+/// `x-mock-hang: head|mid`, `x-mock-reset: before|mid`. A scripted fault for the request's model
+/// (or deployment) overrides those in turn.
+///
+/// Chat completions and messages requests with `tools` are answered with a call to the chosen
+/// tool (the `tool_choice` one, else the first; arguments built from its schema), streamed or not, unless the last message is a tool result.
 public final class MockProvider: Sendable {
     /// The configuration it was started with.
     public let configuration: MockProviderConfiguration
@@ -107,9 +115,19 @@ public final class MockProvider: Sendable {
         self.shared.recorder.snapshot()
     }
 
-    /// Zeroes the counters (like `POST /mock/reset`).
+    /// Zeroes the counters (`POST /mock/reset` also clears the scripted faults: ``clearFaults()``).
     public func resetStats() {
         self.shared.recorder.reset()
+    }
+
+    /// Installs `script` for its model, replacing an earlier one (like `POST /mock/faults`).
+    public func setFaults(_ script: MockFaultScript) {
+        self.shared.faults.withLockedValue { $0.install(script) }
+    }
+
+    /// Removes every scripted fault (like `DELETE /mock/faults`).
+    public func clearFaults() {
+        self.shared.faults.withLockedValue { $0.clear() }
     }
 
     /// Stops listening and closes every open connection (hung ones included).

@@ -34,6 +34,8 @@ public struct MockProviderConfiguration: Sendable, Equatable {
     public var rateLimitRate: Double = 0
     /// Value of the `Retry-After` header on 429 answers.
     public var retryAfterSeconds: Int = 1
+    /// Value of the `retry-after-ms` header on 429 answers; nil = no such header.
+    public var retryAfterMilliseconds: Int?
     /// Completion length when the request names no maximum.
     public var outputTokens: Int = 16
     /// Upper bound applied to a request's `max_tokens` / `max_output_tokens` / `max_completion_tokens`.
@@ -51,6 +53,7 @@ public struct MockProviderConfiguration: Sendable, Equatable {
         errorRate: Double = 0,
         rateLimitRate: Double = 0,
         retryAfterSeconds: Int = 1,
+        retryAfterMilliseconds: Int? = nil,
         outputTokens: Int = 16,
         maxOutputTokens: Int = 4096,
         seed: UInt64 = 1
@@ -64,6 +67,7 @@ public struct MockProviderConfiguration: Sendable, Equatable {
         self.errorRate = errorRate
         self.rateLimitRate = rateLimitRate
         self.retryAfterSeconds = retryAfterSeconds
+        self.retryAfterMilliseconds = retryAfterMilliseconds
         self.outputTokens = outputTokens
         self.maxOutputTokens = maxOutputTokens
         self.seed = seed

@@ -19,7 +19,8 @@ import NIOHTTP1
 /// cut: an Anthropic stream's `message_start` (its input, and 1 output token), nothing for an
 /// OpenAI stream (its usage comes last). For finished responses they equal the counts above.
 public struct MockProviderStats: Sendable, Codable, Equatable {
-    /// Per upstream model (the request's `model`).
+    /// Per upstream model (the request's `model`; for Azure paths, the deployment): what that
+    /// target saw, so a test can hold it against the attempts Sluice logged for it.
     public struct ModelStats: Sendable, Codable, Equatable {
         /// Requests naming this model (whatever happened to them).
         public var requests: Int = 0
@@ -32,11 +33,19 @@ public struct MockProviderStats: Sendable, Codable, Equatable {
         public var sentInputTokens: Int = 0
         public var sentOutputTokens: Int = 0
         public var sentCachedInputTokens: Int = 0
+        /// Responses per HTTP status code (as a decimal string), errors included.
+        public var statuses: [String: Int] = [:]
+        /// Connections reset on purpose while answering this model.
+        public var resets: Int = 0
+        /// Responses to this model left hanging on purpose.
+        public var hangs: Int = 0
+        /// Requests that consumed a scripted fault other than `{}` (`POST /mock/faults`).
+        public var faults: Int = 0
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case requests
+            case requests, statuses, resets, hangs, faults
             case completedResponses = "completed_responses"
             case inputTokens = "input_tokens"
             case outputTokens = "output_tokens"
@@ -77,12 +86,39 @@ public struct MockProviderStats: Sendable, Codable, Equatable {
         public var headers: [String: String]
         /// The body as UTF-8 text.
         public var body: String
+        /// The query string (after `?`, undecoded); empty when there was none.
+        public var query: String
 
-        public init(method: String, path: String, headers: [String: String], body: String) {
+        public init(method: String, path: String, headers: [String: String], body: String, query: String = "") {
             self.method = method
             self.path = path
             self.headers = headers
             self.body = body
+            self.query = query
+        }
+    }
+
+    /// Requests on Azure OpenAI deployment paths (`/openai/deployments/{deployment}/...`).
+    public struct AzureStats: Sendable, Codable, Equatable {
+        /// All of them, rejected ones (no `api-version`, no key) included.
+        public var requests: Int = 0
+        /// Requests per deployment named in the path.
+        public var deployments: [String: Int] = [:]
+        /// Requests per `api-version` query value (`""` when absent).
+        public var apiVersions: [String: Int] = [:]
+        /// The deployment, `api-version` and `api-key` header of the most recent one (nil: absent).
+        public var lastDeployment: String?
+        public var lastAPIVersion: String?
+        public var lastAPIKey: String?
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case requests, deployments
+            case apiVersions = "api_versions"
+            case lastDeployment = "last_deployment"
+            case lastAPIVersion = "last_api_version"
+            case lastAPIKey = "last_api_key"
         }
     }
 
@@ -98,8 +134,10 @@ public struct MockProviderStats: Sendable, Codable, Equatable {
     public var paths: [String: Int] = [:]
     /// Responses per HTTP status code (as a decimal string); resets and hangs have none.
     public var statuses: [String: Int] = [:]
+    /// Per upstream model or Azure deployment (JSON `models`): requests, statuses, resets, hangs,
+    /// scripted faults consumed and tokens.
     public var models: [String: ModelStats] = [:]
-    /// Requests per credential: the value of `Authorization` and of `x-api-key`.
+    /// Requests per credential: the value of `Authorization`, `x-api-key` and `api-key`.
     public var credentials: [String: Int] = [:]
     /// Occurrences of each request header name (lower-cased).
     public var headersSeen: [String: Int] = [:]
@@ -122,11 +160,13 @@ public struct MockProviderStats: Sendable, Codable, Equatable {
     public var sentInputTokens: Int = 0
     public var sentOutputTokens: Int = 0
     public var sentCachedInputTokens: Int = 0
+    /// Azure deployment-path requests (see ``AzureStats``).
+    public var azure = AzureStats()
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case connections, requests, paths, statuses, models, credentials, resets, hangs
+        case connections, requests, paths, statuses, models, credentials, resets, hangs, azure
         case connectionsClosed = "connections_closed"
         case headersSeen = "headers_seen"
         case lastRequest = "last_request"
@@ -159,7 +199,7 @@ final class StatsRecorder: Sendable {
     private let state = NIOLockedValueBox(State())
 
     /// Records an arriving request and returns its sequence number (0, 1, 2, ...).
-    func recordRequest(head: HTTPRequestHead, path: String, body: ByteBuffer?, model: String?) -> UInt64 {
+    func recordRequest(head: HTTPRequestHead, path: String, query: Substring = "", body: ByteBuffer?, model: String?, azure: AzureRoute? = nil) -> UInt64 {
         var headerMap: [String: String] = [:]
         var names: [String] = []
         names.reserveCapacity(head.headers.count)
@@ -172,7 +212,7 @@ final class StatsRecorder: Sendable {
             } else {
                 headerMap[lower] = value
             }
-            if lower == "authorization" || lower == "x-api-key" {
+            if lower == "authorization" || lower == "x-api-key" || lower == "api-key" {
                 credentials.append(value)
             }
         }
@@ -180,7 +220,8 @@ final class StatsRecorder: Sendable {
             method: head.method.rawValue,
             path: path,
             headers: headerMap,
-            body: body.map { String(buffer: $0) } ?? ""
+            body: body.map { String(buffer: $0) } ?? "",
+            query: String(query)
         )
         return self.state.withLockedValue { state in
             let sequence = state.sequence
@@ -197,6 +238,14 @@ final class StatsRecorder: Sendable {
                 state.stats.models[model, default: MockProviderStats.ModelStats()].requests += 1
             }
             state.stats.lastRequest = last
+            if let azure {
+                state.stats.azure.requests += 1
+                state.stats.azure.deployments[azure.deployment, default: 0] += 1
+                state.stats.azure.apiVersions[azure.apiVersion ?? "", default: 0] += 1
+                state.stats.azure.lastDeployment = azure.deployment
+                state.stats.azure.lastAPIVersion = azure.apiVersion
+                state.stats.azure.lastAPIKey = headerMap["api-key"]
+            }
             return sequence
         }
     }
@@ -209,18 +258,28 @@ final class StatsRecorder: Sendable {
         self.state.withLockedValue { $0.stats.connectionsClosed += 1 }
     }
 
-    func recordStatus(_ code: Int) {
+    /// A response head about to be written, for a request naming `model` (nil: none known).
+    func recordStatus(_ code: Int, model: String?) {
         let key = String(code)
-        self.state.withLockedValue { $0.stats.statuses[key, default: 0] += 1 }
+        self.state.withLockedValue { state in
+            state.stats.statuses[key, default: 0] += 1
+            if let model { state.stats.models[model, default: MockProviderStats.ModelStats()].statuses[key, default: 0] += 1 }
+        }
     }
 
     /// An error response about to be written: its status is counted and it becomes ``MockProviderStats/lastError``.
-    func recordError(_ error: MockProviderStats.LastError) {
+    func recordError(_ error: MockProviderStats.LastError, model: String?) {
         let key = String(error.status)
         self.state.withLockedValue { state in
             state.stats.statuses[key, default: 0] += 1
+            if let model { state.stats.models[model, default: MockProviderStats.ModelStats()].statuses[key, default: 0] += 1 }
             state.stats.lastError = error
         }
+    }
+
+    /// A request naming `model` consumed a scripted fault that changes its answer.
+    func recordFault(model: String) {
+        self.state.withLockedValue { $0.stats.models[model, default: MockProviderStats.ModelStats()].faults += 1 }
     }
 
     /// Usage fields about to be written: `change` is what they add to the response's usage
@@ -262,12 +321,18 @@ final class StatsRecorder: Sendable {
         }
     }
 
-    func recordReset() {
-        self.state.withLockedValue { $0.stats.resets += 1 }
+    func recordReset(model: String?) {
+        self.state.withLockedValue { state in
+            state.stats.resets += 1
+            if let model { state.stats.models[model, default: MockProviderStats.ModelStats()].resets += 1 }
+        }
     }
 
-    func recordHang() {
-        self.state.withLockedValue { $0.stats.hangs += 1 }
+    func recordHang(model: String?) {
+        self.state.withLockedValue { state in
+            state.stats.hangs += 1
+            if let model { state.stats.models[model, default: MockProviderStats.ModelStats()].hangs += 1 }
+        }
     }
 
     func snapshot() -> MockProviderStats {

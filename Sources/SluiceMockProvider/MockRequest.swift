@@ -117,6 +117,8 @@ struct ParsedRequest: Sendable {
     var embeddingInputs: [EmbeddingInput] = []
     var dimensions: Int?
     var base64Embeddings = false
+    /// The tool call to answer with (chat completions and messages with `tools`).
+    var toolCall: ToolCallRequest?
 
     struct Invalid: Error {}
 
@@ -142,6 +144,10 @@ struct ParsedRequest: Sendable {
                     Self.walkText(value, characters: &request.textCharacters, hash: &request.textHash)
                 }
             }
+            for text in ToolCallRequest.declarationText(root) {
+                Self.walkText(.string(text), characters: &request.textCharacters, hash: &request.textHash)
+            }
+            request.toolCall = ToolCallRequest.choose(root, endpoint: endpoint)
         }
         if endpoint == .countTokens { request.stream = false }
         return request
@@ -215,6 +221,10 @@ struct MockOverrides: Sendable {
     var status: Int?
     var hang: Point?
     var reset: Point?
+    /// Headers an error answer carries instead of the configured `Retry-After` (scripted faults).
+    var retryHeaders: [(String, String)]?
+    /// Added to the latency (a scripted `ttft_ms` on a response that is not streamed).
+    var extraLatencyMilliseconds = 0
 
     init(_ headers: HTTPHeaders) {
         func int(_ name: String) -> Int? {
@@ -241,6 +251,25 @@ struct MockOverrides: Sendable {
         default: self.reset = nil
         }
     }
+
+    /// Lays a scripted fault over the headers' overrides: each field it sets wins. A `ttft_ms`
+    /// also delays the head of a response that is not streamed (its first token is all of it).
+    mutating func apply(_ fault: MockFault, streaming: Bool) {
+        if let status = fault.status {
+            self.status = status
+            self.retryHeaders = fault.retryHeaders
+        }
+        if let hang = fault.hang { self.hang = hang == .head ? .head : .mid }
+        if let reset = fault.reset { self.reset = reset == .head ? .head : .mid }
+        if let latency = fault.latencyMilliseconds { self.latencyMilliseconds = latency }
+        if let ttft = fault.timeToFirstTokenMilliseconds {
+            if streaming {
+                self.timeToFirstTokenMilliseconds = ttft
+            } else {
+                self.extraLatencyMilliseconds += ttft
+            }
+        }
+    }
 }
 
 /// Everything needed to render one successful response.
@@ -262,6 +291,8 @@ struct GenerationPlan: Sendable {
     /// Random-looking hex used in ids.
     var idSuffix: String
     var created: Int
+    /// Answer with this tool call instead of text.
+    var toolCall: PlannedToolCall?
 
     init(
         endpoint: Endpoint,
@@ -297,6 +328,12 @@ struct GenerationPlan: Sendable {
         let b = Hashing.mix(a ^ 0xD1B5_4A32_D192_ED03)
         self.idSuffix = Hashing.hex(a) + Hashing.hex(b)
         self.created = Int(Date().timeIntervalSince1970)
+        if let call = request.toolCall {
+            let id = (endpoint == .messages ? "toolu_" : "call_") + String(self.idSuffix.prefix(24))
+            self.toolCall = PlannedToolCall(request: call, id: id, fragments: call.fragments)
+            self.outputTokens = call.outputTokens
+            self.truncated = false
+        }
     }
 
     /// The usage this response reports, as written (nil: it reports none).

@@ -1,9 +1,12 @@
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// State shared by all connections of one provider.
 final class MockShared: Sendable {
     let configuration: MockProviderConfiguration
     let recorder = StatsRecorder()
+    /// Scripted faults by model (`POST /mock/faults`).
+    let faults = NIOLockedValueBox(FaultBook())
 
     init(configuration: MockProviderConfiguration) {
         self.configuration = configuration

@@ -22,7 +22,7 @@ final class StreamScript {
 
     init(plan: GenerationPlan, allocator: ByteBufferAllocator) {
         self.plan = plan
-        self.contentCount = plan.outputTokens
+        self.contentCount = plan.toolCall?.fragments.count ?? plan.outputTokens
         let model = JSONText.quoted(plan.model)
         let usageNull = plan.includeUsage ? ",\"usage\":null" : ""
         var prefix: String
@@ -34,13 +34,26 @@ final class StreamScript {
                 {"id":"chatcmpl-\(plan.idSuffix)","object":"chat.completion.chunk","created":\(plan.created),\
                 "model":\(model),"service_tier":"default","system_fingerprint":"fp_mock",
                 """
-            self.preamble = [
-                "data: " + common
-                    + "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},"
-                    + "\"logprobs\":null,\"finish_reason\":null}]" + usageNull + "}\n\n"
-            ]
-            prefix = "data: " + common + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\""
-            suffix = "\"},\"logprobs\":null,\"finish_reason\":null}]" + usageNull + "}\n\n"
+            if let call = plan.toolCall {
+                // The first chunk names the call; the rest carry its arguments in fragments.
+                let name = JSONText.quoted(call.request.name)
+                let delta = """
+                    {"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"\(call.id)","type":"function",\
+                    "function":{"name":\(name),"arguments":""}}],"refusal":null}
+                    """
+                let first: String = "data: \(common)\"choices\":[{\"index\":0,\"delta\":\(delta),\"logprobs\":null,\"finish_reason\":null}]"
+                self.preamble = [first + usageNull + "}\n\n"]
+                prefix = "data: " + common + "\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\""
+                suffix = "\"}}]},\"logprobs\":null,\"finish_reason\":null}]" + usageNull + "}\n\n"
+            } else {
+                self.preamble = [
+                    "data: " + common
+                        + "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},"
+                        + "\"logprobs\":null,\"finish_reason\":null}]" + usageNull + "}\n\n"
+                ]
+                prefix = "data: " + common + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\""
+                suffix = "\"},\"logprobs\":null,\"finish_reason\":null}]" + usageNull + "}\n\n"
+            }
             self.epilogueCount = plan.includeUsage ? 3 : 2
         case .completions:
             let common = """
@@ -77,12 +90,19 @@ final class StreamScript {
                 "model":\(model),"content":[],"stop_reason":null,"stop_sequence":null,\
                 "usage":\(Bodies.anthropicUsage(plan, outputTokens: Self.anthropicStartOutputTokens))}}
                 """
+            let block: String
+            if let call = plan.toolCall {
+                block = "{\"type\":\"tool_use\",\"id\":\"\(call.id)\",\"name\":\(JSONText.quoted(call.request.name)),\"input\":{}}"
+                prefix = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\""
+            } else {
+                block = "{\"type\":\"text\",\"text\":\"\"}"
+                prefix = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\""
+            }
             self.preamble = [
                 Self.named("message_start", start),
-                Self.named("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}"),
+                Self.named("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":\(block)}"),
                 Self.named("ping", "{\"type\":\"ping\"}"),
             ]
-            prefix = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\""
             suffix = "\"}}\n\n"
             self.epilogueCount = 3
         case .embeddings, .countTokens:
@@ -138,7 +158,7 @@ final class StreamScript {
         }
         let contentIndex = index - self.preambleCount
         if contentIndex < self.contentCount {
-            let piece = self.plan.tokens.piece(contentIndex)
+            let piece = self.plan.toolCall?.fragments[contentIndex] ?? self.plan.tokens.piece(contentIndex)
             var buffer = allocator.buffer(
                 capacity: self.contentPrefix.readableBytes + (self.contentMiddle?.readableBytes ?? 0)
                     + self.contentSuffix.readableBytes + piece.utf8.count + 12

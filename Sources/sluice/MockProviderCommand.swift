@@ -9,11 +9,24 @@ import SluiceMockProvider
 struct MockProviderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mock-provider",
-        abstract: "Serve a mock OpenAI/Anthropic provider for tests, benchmarks and local development.",
+        abstract: "Serve a mock OpenAI/Anthropic/Azure OpenAI provider for tests, benchmarks and local development.",
         discussion: """
+        Serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/messages, \
+        /v1/messages/count_tokens and Azure's /openai/deployments/{deployment}/chat/completions \
+        (also /completions, /embeddings) with ?api-version= and an api-key header. Requests with \
+        tools are answered with a tool call.
+
         Per-request overrides by header: x-mock-latency-ms, x-mock-ttft-ms, x-mock-tps, \
         x-mock-output-tokens, x-mock-cached-tokens, x-mock-status, x-mock-hang (head|mid), \
-        x-mock-reset (before|mid). Counts at GET /mock/stats; POST /mock/reset zeroes them.
+        x-mock-reset (before|mid).
+
+        Scripted faults by model: POST /mock/faults with \
+        {"model": "gpt-4o", "faults": [{"status": 503}, {"status": 429, "retry_after": 1}, \
+        {"hang": "head"}, {"reset": "mid"}, {"ttft_ms": 3000}, {}], "then": {"status": 500}}; \
+        each request for that model (or Azure deployment; "*" for any) takes the next fault, \
+        then "then" for ever. GET /mock/faults shows them, DELETE /mock/faults clears them.
+
+        Counts at GET /mock/stats; POST /mock/reset zeroes them and clears the faults.
         """
     )
 
@@ -50,6 +63,12 @@ struct MockOptions: ParsableArguments {
     @Option(name: .customLong("mock-rate-limit-rate"), help: "Fraction of requests answered 429 with Retry-After.")
     var rateLimitRate: Double = 0
 
+    @Option(name: .customLong("mock-retry-after"), help: "Retry-After seconds on 429 answers.")
+    var retryAfterSeconds: Int = 1
+
+    @Option(name: .customLong("mock-retry-after-ms"), help: "Also send retry-after-ms with this value on 429 answers.")
+    var retryAfterMilliseconds: Int?
+
     @Option(name: .customLong("mock-output-tokens"), help: "Completion length when the request sets no max_tokens.")
     var outputTokens: Int = 16
 
@@ -68,6 +87,11 @@ struct MockOptions: ParsableArguments {
         configuration.tokensPerSecond = tokensPerSecond
         configuration.errorRate = errorRate
         configuration.rateLimitRate = rateLimitRate
+        guard retryAfterSeconds >= 0, (retryAfterMilliseconds ?? 0) >= 0 else {
+            throw ValidationError("--mock-retry-after and --mock-retry-after-ms must not be negative")
+        }
+        configuration.retryAfterSeconds = retryAfterSeconds
+        configuration.retryAfterMilliseconds = retryAfterMilliseconds
         configuration.outputTokens = outputTokens
         switch (tlsCertificate, tlsKey) {
         case let (certificate?, key?):

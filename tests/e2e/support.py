@@ -1001,3 +1001,54 @@ def format_cost(cost: Decimal) -> str:
     """A cost as Sluice prints it: fixed point, at most 10 decimals, no trailing zeros."""
     text = f"{cost.quantize(Decimal('0.0000000001')):f}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+# --- Scripted faults, per-model counts and Azure paths of the mock provider -----------------
+
+
+def set_faults(mock: "Mock", model: str, faults: list[dict], then: dict | None = None) -> dict:
+    """Scripts ``faults`` for requests naming ``model`` (or an Azure deployment; ``"*"`` for any
+    model without a script of its own): each matching request takes the next one (``{}`` =
+    answer normally), then ``then`` applies for ever (None = normal). Replaces any earlier
+    script for that model. Fault fields: status, retry_after, retry_after_ms, hang
+    ("head"|"mid"), reset ("before"|"mid"), ttft_ms, latency_ms. Returns ``GET /mock/faults``."""
+    body: dict = {"model": model, "faults": faults}
+    if then is not None:
+        body["then"] = then
+    response = httpx.post(mock.base_url + "/mock/faults", json=body, timeout=5.0, verify=mock.verify)
+    assert response.status_code == 200, f"fault script rejected: {response.status_code} {response.text}"
+    return response.json()
+
+
+def clear_faults(mock: "Mock") -> None:
+    """Removes every scripted fault (``POST /mock/reset`` also does, and zeroes the stats)."""
+    httpx.delete(mock.base_url + "/mock/faults", timeout=5.0, verify=mock.verify).raise_for_status()
+
+
+def fault_scripts(mock: "Mock") -> dict[str, dict]:
+    """The scripts in force by model: {"faults": [...], "then": {...} | None, "consumed": N}
+    (``consumed`` counts every matching request, so it may exceed ``len(faults)``)."""
+    response = httpx.get(mock.base_url + "/mock/faults", timeout=5.0, verify=mock.verify)
+    response.raise_for_status()
+    return {script["model"]: script for script in response.json()["scripts"]}
+
+
+def model_stats(stats: dict, model: str) -> dict:
+    """One upstream model's (or Azure deployment's) counts from ``/mock/stats``: requests,
+    statuses ({"503": 2, "200": 1}), resets, hangs, faults (scripted faults consumed other
+    than ``{}``), completed_responses and the token counts. Fails when the mock never saw it."""
+    models = stats["models"]
+    assert model in models, f"the mock saw no request for {model!r}; it saw {sorted(models)}"
+    return models[model]
+
+
+def upstream_attempts(stats: dict, model: str) -> int:
+    """Requests that reached the mock for ``model``: what Sluice's attempts for that target
+    must add up to."""
+    return model_stats(stats, model)["requests"]
+
+
+def azure_path(deployment: str, operation: str = "chat/completions", api_version: str | None = "2024-10-21") -> str:
+    """An Azure OpenAI request path (with query) as the mock serves it."""
+    path = f"/openai/deployments/{deployment}/{operation}"
+    return path if api_version is None else f"{path}?api-version={api_version}"
