@@ -31,6 +31,12 @@ final class AttemptLoop: ResponseSource, ResponseSink {
     /// Whether the current attempt's breaker report was made.
     private var reported = false
     private var heldHead: HTTPResponseHead?
+    /// Stream events held with the head until the first token (with a first-token timeout).
+    private var heldParts: [ByteBuffer] = []
+    private var heldBytes = 0
+    private var firstTokenTimer: Scheduled<Void>?
+    /// Most preamble bytes held before the stream is let through anyway.
+    private static let maxHeldBytes = 64 * 1024
     private var phase: Phase = .idle
     private var demand = true
     private var waitTimer: Scheduled<Void>?
@@ -142,8 +148,9 @@ final class AttemptLoop: ResponseSource, ResponseSink {
     }
 
     private func budgetCheck(_ now: UInt64) -> (Int) -> Bool {
-        { index in
-            let retry = self.planner.retry
+        // Read before the planner's mutating call that runs this closure (exclusivity).
+        let retry = planner.retry
+        return { index in
             return self.candidates[index].provider.health.tryRetry(now: now, percent: retry.budgetPercent, floor: retry.budgetFloor)
         }
     }
@@ -152,6 +159,11 @@ final class AttemptLoop: ResponseSource, ResponseSink {
     /// over, or give up.
     private func attemptFailed(_ failure: AttemptPlanner.Failure) {
         current = nil
+        heldHead = nil
+        heldParts = []
+        heldBytes = 0
+        firstTokenTimer?.cancel()
+        firstTokenTimer = nil
         let now = monotonicMilliseconds()
         if failure.unprocessed { call.wantsFreshConnection = true }
         act(planner.after(failure, now: now, random: nextRandom(), admit: admitCheck(now), budget: budgetCheck(now)))
@@ -237,7 +249,14 @@ final class AttemptLoop: ResponseSource, ResponseSink {
         }
         let isEventStream = head.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") ?? false
         if isEventStream, (200..<300).contains(status) {
-            heldHead = head // until the first event: a stall before it can still fail over
+            // Held until the first event (or, with a first-token timeout, the first token):
+            // a stream that stalls or breaks before then can still fail over unseen.
+            heldHead = head
+            if let firstToken = firstTokenTimeout(for: call.target) {
+                firstTokenTimer = eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(firstToken))) { [weak self] in
+                    self?.firstTokenLate(after: firstToken)
+                }
+            }
             return
         }
         accept(head)
@@ -246,6 +265,13 @@ final class AttemptLoop: ResponseSource, ResponseSink {
     func sourceDidEmitBody(_ part: ByteBuffer) {
         switch phase {
         case .attempting:
+            if firstTokenTimer != nil {
+                heldParts.append(part)
+                heldBytes += part.readableBytes
+                guard heldBytes > Self.maxHeldBytes || FirstTokenDetector.carriesToken(part, family: call.family) else { return }
+                releaseHeld()
+                return
+            }
             if let head = heldHead {
                 heldHead = nil
                 accept(head)
@@ -261,6 +287,7 @@ final class AttemptLoop: ResponseSource, ResponseSink {
     func sourceDidEnd() {
         switch phase {
         case .attempting:
+            releaseHeld()
             if let head = heldHead {
                 heldHead = nil
                 accept(head)
@@ -293,6 +320,43 @@ final class AttemptLoop: ResponseSource, ResponseSink {
         default:
             break
         }
+    }
+
+    // MARK: First token
+
+    /// The first-token timeout for an attempt on `target` (route over provider), if any.
+    private func firstTokenTimeout(for target: ResolvedModel?) -> Int? {
+        guard let target else { return nil }
+        return call.route?.timeouts.firstToken ?? target.provider.timeouts.firstToken
+    }
+
+    /// The first token came: the held head and preamble go out, then the stream flows.
+    private func releaseHeld() {
+        firstTokenTimer?.cancel()
+        firstTokenTimer = nil
+        let parts = heldParts
+        heldParts = []
+        heldBytes = 0
+        if let head = heldHead {
+            heldHead = nil
+            accept(head)
+        }
+        for part in parts { sink?.sourceDidEmitBody(part) }
+    }
+
+    /// No token within the first-token timeout: this attempt is dropped unseen.
+    private func firstTokenLate(after milliseconds: Int) {
+        firstTokenTimer = nil
+        guard case .attempting = phase, heldHead != nil else { return }
+        heldHead = nil
+        heldParts = []
+        heldBytes = 0
+        current?.cancel()
+        let name = call.target?.provider.name ?? "upstream"
+        let failure = ResponseFailure(kind: .timeout, detail: "no first token from \(name) within \(milliseconds) ms")
+        endAttempt(.timeout, breaker: .failure)
+        lastFailure = failure
+        attemptFailed(.init(retrySameTarget: false))
     }
 
     // MARK: Helpers
@@ -337,6 +401,8 @@ final class AttemptLoop: ResponseSource, ResponseSink {
     private func stopTimers() {
         waitTimer?.cancel()
         waitTimer = nil
+        firstTokenTimer?.cancel()
+        firstTokenTimer = nil
         deadlineTimer?.cancel()
         deadlineTimer = nil
     }

@@ -8,25 +8,22 @@ public struct UpstreamTimeouts: Sendable, Equatable {
     public var connect: TimeAmount
     /// From the start of the attempt (pool wait and connect included) to the response head.
     public var head: TimeAmount
-    /// Event streams: from the response head to the first body bytes; nil = `idle` applies.
-    public var firstToken: TimeAmount?
     /// Longest gap between body bytes once the response has begun. Time the client spends
     /// not reading (backpressure) does not count: that is the client's pace, not the provider's.
     public var idle: TimeAmount
 
-    public init(connect: TimeAmount = .seconds(10), head: TimeAmount = .seconds(600), firstToken: TimeAmount? = nil, idle: TimeAmount = .seconds(300)) {
+    public init(connect: TimeAmount = .seconds(10), head: TimeAmount = .seconds(600), idle: TimeAmount = .seconds(300)) {
         self.connect = connect
         self.head = head
-        self.firstToken = firstToken
         self.idle = idle
     }
 
-    /// These defaults with the policy's timeouts (milliseconds) laid over them.
+    /// These defaults with the policy's timeouts (milliseconds) laid over them. (A stream's
+    /// `first_token` and the call's `total` belong to the attempt loop, not to one exchange.)
     func overridden(by policy: Timeouts) -> UpstreamTimeouts {
         UpstreamTimeouts(
             connect: policy.connect.map { .milliseconds(Int64($0)) } ?? connect,
             head: policy.head.map { .milliseconds(Int64($0)) } ?? head,
-            firstToken: policy.firstToken.map { .milliseconds(Int64($0)) } ?? firstToken,
             idle: policy.idle.map { .milliseconds(Int64($0)) } ?? idle
         )
     }
@@ -53,8 +50,6 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
     private var lease: PoolLease?
     private var timer: Scheduled<Void>?
     private var headDeadline = NIODeadline.uptimeNanoseconds(0)
-    /// Event streams with a first-token timeout: when the first body bytes are due.
-    private var firstPartDeadline: NIODeadline?
     private var lastActivityNanos: UInt64 = 0
     private var state: State = .idle
     private let freshConnection: Bool
@@ -176,13 +171,7 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
             if head.status.code < 200 { return } // 1xx: wait for the final head
             responseKeepAlive = head.isKeepAlive
             state = .receivingBody
-            let now = NIODeadline.now()
-            lastActivityNanos = now.uptimeNanoseconds
-            if let firstToken = timeouts.firstToken, head.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") == true {
-                firstPartDeadline = now + firstToken
-                stopTimers()
-                armTimer(in: min(firstToken, timeouts.idle))
-            }
+            lastActivityNanos = NIODeadline.now().uptimeNanoseconds
             call.attempts[attemptIndex].status = Int(head.status.code)
             // From here the provider's silence is measured between body bytes, for event
             // streams and JSON bodies alike (the running timer checks it when it fires).
@@ -190,7 +179,6 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
             sink?.sourceDidEmitHead(HTTPResponseHead(version: head.version, status: head.status, headers: HeaderPolicy.relayedResponseHeaders(head.headers)))
         case (.receivingBody, .body(let buffer)):
             lastActivityNanos = NIODeadline.now().uptimeNanoseconds
-            firstPartDeadline = nil
             sink?.sourceDidEmitBody(buffer)
         case (.receivingBody, .end):
             state = .done
@@ -247,14 +235,6 @@ final class UpstreamExchange: ResponseSource, UpstreamConnectionDelegate {
                 armTimer(in: min(headDeadline - now, timeouts.idle))
             }
         case .receivingBody:
-            if let due = firstPartDeadline {
-                if now >= due {
-                    fail(ResponseFailure(kind: .timeout, detail: "no first event from \(key.endpoint) within \((timeouts.firstToken ?? .zero).nanoseconds / 1_000_000) ms of its head"))
-                } else {
-                    armTimer(in: min(due - now, timeouts.idle))
-                }
-                return
-            }
             guard demand else {
                 // Paused by the client: not the provider's silence.
                 armTimer(in: timeouts.idle)
