@@ -228,8 +228,6 @@ OBSERVABILITY = REPO / "config" / "observability"
 # Metrics the dashboard and rules already use, which arrive with their stage. Each must not be
 # emitted yet (else it is no longer "coming": take it off) and must still be used somewhere.
 COMING_WITH_THEIR_STAGE = {
-    "sluice_retries_total": "resilience (retries)",
-    "sluice_breaker_state": "resilience (circuit breakers)",
     "sluice_limiter_waits_total": "admission (rate limits)",
     "sluice_sheds_total": "admission (lanes and shedding)",
     "sluice_lane_queue_depth": "admission (lanes)",

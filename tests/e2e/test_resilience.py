@@ -229,7 +229,7 @@ def test_the_breaker_opens_skips_probes_and_recovers(sidecar, mock):
     debug = httpx.get(f"http://127.0.0.1:{sidecar.admin}/debug/upstreams", timeout=5).json()
     entry = next(t for t in debug["targets"] if t["model"] == "k-primary")
     assert entry["state"] == "open"
-    assert support.metric(support.scrape(sidecar), "sluice_circuit_state", provider="ok", model="k-primary") == 1
+    assert support.metric(support.scrape(sidecar), "sluice_circuit_state", provider="ok", model="k-primary") == 2
 
     # Open: answered at once without a call, in the caller's shape.
     skipped = httpx.post(sidecar.openai_base + "/chat/completions", json=chat_body("breaker-chat"), timeout=20)

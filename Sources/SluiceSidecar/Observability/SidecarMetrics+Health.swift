@@ -3,20 +3,26 @@ import SluiceWire
 
 extension SidecarMetrics {
     /// Exports each target's breaker at scrape time: `sluice_circuit_state{provider,model}`
-    /// (0 closed, 1 open, 2 half-open) and `sluice_circuit_openings_total`.
+    /// (0 closed, 1 half-open, 2 open; an open breaker due for a probe counts as half-open)
+    /// and `sluice_circuit_openings`.
     func exportHealth(_ health: HealthRegistry) {
         onScrape { [registry] in
             let now = monotonicMilliseconds()
             for target in health.targets {
                 let labels = [("provider", target.provider), ("model", target.model)]
                 let view = target.snapshot(now: now)
-                let state = view.breaker.state == .closed || view.breaker.isOpen(now: now) ? view.breaker.state.gaugeValue : 2
-                registry.makeGauge(descriptor: Self.name("circuit_state", unit: "", help: "Circuit breaker per target: 0 closed, 1 open, 2 half-open (open and due for a probe counts as half-open)."), labels: labels)
+                let dueForProbe = view.breaker.wouldAdmit(now: now) && view.breaker.state != .closed
+                let state = dueForProbe ? CircuitBreaker.State.halfOpen(inFlight: 0, succeeded: 0).gaugeValue : view.breaker.state.gaugeValue
+                registry.makeGauge(descriptor: Self.name("circuit_state", unit: "", help: "Circuit breaker per target: 0 closed, 1 half-open, 2 open."), labels: labels)
                     .set(to: Double(state))
                 registry.makeGauge(descriptor: Self.name("circuit_openings", unit: "", help: "Times the target's breaker opened since the sidecar started."), labels: labels)
                     .set(to: Double(view.breaker.openings))
             }
         }
+    }
+
+    func retries(_ labels: [(String, String)]) -> Counter {
+        registry.makeCounter(descriptor: Self.name("retries", unit: "total", help: "Upstream attempts after a call's first (retries and failovers), by the provider they went to."), labels: labels)
     }
 
     func upstreamAttempts(_ labels: [(String, String)]) -> Counter {

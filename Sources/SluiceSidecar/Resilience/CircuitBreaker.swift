@@ -16,12 +16,13 @@ public struct CircuitBreaker: Sendable, Equatable {
         case open(untilMilliseconds: UInt64)
         case halfOpen(inFlight: Int, succeeded: Int)
 
-        /// The `sluice_circuit_state` value: 0 closed, 1 open, 2 half-open.
+        /// The `sluice_circuit_state` value, ordered by severity so `max()` across pods
+        /// shows the worst: 0 closed, 1 half-open, 2 open.
         public var gaugeValue: Int {
             switch self {
             case .closed: 0
-            case .open: 1
-            case .halfOpen: 2
+            case .halfOpen: 1
+            case .open: 2
             }
         }
 

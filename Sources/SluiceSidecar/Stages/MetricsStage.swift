@@ -49,9 +49,10 @@ public struct MetricsStage: CallStage {
         if let failure = call.upstreamFailure {
             handles.upstreamErrors(provider: shape.provider, kind: failure.rawValue).increment()
         }
-        for attempt in call.attempts {
+        for (index, attempt) in call.attempts.enumerated() {
             let outcome = attempt.outcome ?? (attempt.failure.map(AttemptOutcome.init) ?? .cancelled)
             handles.upstreamAttempts(provider: attempt.target.provider.name, model: attempt.target.name, outcome: outcome).increment()
+            if index > 0 { handles.retries(provider: attempt.target.provider.name).increment() }
         }
         guard let usage = call.usage else { return }
         let spendShape = SpendShape(
@@ -133,6 +134,7 @@ final class MetricHandles {
     private var upstreamHandles: [UpstreamShape: DurationHistogram] = [:]
     private var errorHandles: [String: Counter] = [:]
     private var attemptHandles: [AttemptShape: Counter] = [:]
+    private var retryHandles: [String: Counter] = [:]
     private var admitted: [ObjectIdentifier: [String: String]] = [:]
 
     init(metrics: SidecarMetrics) {
@@ -195,6 +197,13 @@ final class MetricHandles {
         if let existing = attemptHandles[key] { return existing }
         let counter = metrics.upstreamAttempts([("provider", provider), ("model", model), ("outcome", outcome.rawValue)])
         attemptHandles[key] = counter
+        return counter
+    }
+
+    func retries(provider: String) -> Counter {
+        if let existing = retryHandles[provider] { return existing }
+        let counter = metrics.retries([("provider", provider)])
+        retryHandles[provider] = counter
         return counter
     }
 
