@@ -78,6 +78,14 @@ struct ResponseTranslationTests {
         #expect(replacing("created", with: 0, in: try canonical(back)) == replacing("created", with: 0, in: try canonical(original)))
     }
 
+    @Test("Thinking blocks are left out of the OpenAI message")
+    func thinkingDropped() throws {
+        let body = #"{"id":"m","type":"message","role":"assistant","model":"c","content":[{"type":"thinking","thinking":"hmm","signature":"s"},{"type":"redacted_thinking","data":"x"},{"type":"text","text":"42"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":2}}"#
+        let out = try parseObject(Translation.response(bytes(body), from: .anthropic, to: .openai))
+        #expect(member(out, "choices.0.message.content") == "42")
+        #expect(member(out, "choices.0.message.tool_calls") == nil)
+    }
+
     @Test("Cache writes count as prompt tokens, not cached ones")
     func cacheWrites() throws {
         let body = #"{"id":"m","type":"message","role":"assistant","model":"c","content":[],"stop_reason":"end_turn","usage":{"input_tokens":3,"cache_creation_input_tokens":1000,"output_tokens":2}}"#

@@ -68,6 +68,15 @@ struct StreamOpenAIToAnthropicTests {
         ])
     }
 
+    @Test("A streamed refusal becomes text with stop_reason refusal")
+    func refusal() throws {
+        let stream = "data: {\"id\":\"c\",\"model\":\"g\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,\"refusal\":\"I can't\"}}]}\n\n"
+            + "data: {\"id\":\"c\",\"model\":\"g\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"content_filter\"}]}\n\ndata: [DONE]\n\n"
+        let read = try readEvents(translateStream(bytes(stream), from: .openai, to: .anthropic).events)
+        #expect(read.compactMap { member($0.data, "delta.text") } == ["I can't"])
+        #expect(read.compactMap { member($0.data, "delta.stop_reason") } == ["refusal"])
+    }
+
     @Test("An OpenAI error chunk becomes an Anthropic error event the tracker sees")
     func errorChunk() throws {
         let stream = "data: {\"error\":{\"message\":\"Rate limit\",\"type\":\"requests\",\"param\":null,\"code\":\"rate_limit_exceeded\"}}\n\n"
