@@ -4,6 +4,7 @@ import SluiceWire
 
 /// Translates an upstream SSE stream, event by event, into the client's format.
 public struct StreamTranslator: Sendable {
+    /// Which state machine runs, by direction.
     private enum Direction: Sendable {
         case anthropicToOpenAI(AnthropicToOpenAIStream)
         case openAIToAnthropic(OpenAIToAnthropicStream)

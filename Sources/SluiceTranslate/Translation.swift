@@ -35,10 +35,21 @@ import SluiceWire
 /// `prediction`, `reasoning_effort`, `verbosity`, `prompt_cache_key`, `stream_options`,
 /// message `name`, tool `strict`, image `detail`; Anthropic `thinking` (and earlier thinking
 /// blocks), `cache_control`, `service_tier`, `container`, `tool_result.is_error`, citations.
-/// Unknown top-level fields are dropped.
+/// Unknown top-level fields are dropped, and so are `tool_choice` / `parallel_tool_calls` when
+/// the request has no tools.
+///
+/// Identity: response and chunk ids, the serving model's name and tool call ids are kept
+/// (tool call ids sent to Anthropic have characters outside `[A-Za-z0-9_-]` replaced by `_`,
+/// the same way in calls and results); OpenAI's `created` is the time of translation.
+/// Usage keeps every count: OpenAI `prompt_tokens` = Anthropic `input_tokens` +
+/// `cache_read_input_tokens` + `cache_creation_input_tokens`, `cached_tokens` =
+/// `cache_read_input_tokens`, so SluiceWire's `UsageParser` / `StreamUsageTracker` read the
+/// same ``TokenUsage`` from the client-format bytes as from the upstream's.
 public enum Translation {
     /// The request body translated for the upstream family, `upstreamModel` in place of `model`.
-    /// Same family: only `model` is replaced.
+    /// A streamed request to an OpenAI upstream always carries `stream_options.include_usage`
+    /// (hide the usage chunk from a client that did not ask for it). Same family: only `model`
+    /// is replaced.
     public static func request(
         _ body: [UInt8], from client: APIFamily, to upstream: APIFamily, upstreamModel: String
     ) throws(TranslationError) -> [UInt8] {
