@@ -61,8 +61,12 @@ extension PolicyDecoder {
                 draft.when = Located(value: (), position: when.position, field: entry.field)
                 for condition in entries(of: when, field: entry.field, as: DegradeWhenKey.self) {
                     switch condition.key {
-                    case .latencyP95Over: draft.latencyP95Over = duration(condition.value, field: condition.field)
-                    case .breakerOpen: draft.breakerOpen = boolean(condition.value, field: condition.field)
+                    case .latencyP95Over:
+                        draft.latencyP95Over = duration(condition.value, field: condition.field)
+                        if draft.latencyP95Over == nil { draft.hasInvalidCondition = true }
+                    case .breakerOpen:
+                        draft.breakerOpen = boolean(condition.value, field: condition.field)
+                        if draft.breakerOpen == nil { draft.hasInvalidCondition = true }
                     }
                 }
             }

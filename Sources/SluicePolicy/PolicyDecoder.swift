@@ -47,7 +47,9 @@ struct PolicyDecoder {
             case .baseURL: draft.baseURL = string(entry.value, field: entry.field)
             case .credential: draft.credential = decodeCredential(entry.value, field: entry.field)
             case .caFile: draft.caFile = string(entry.value, field: entry.field)
-            case .apiVersion: draft.apiVersion = string(entry.value, field: entry.field)
+            case .apiVersion:
+                draft.hasAPIVersion = true
+                draft.apiVersion = string(entry.value, field: entry.field)
             case .deployments:
                 draft.deployments = Located(
                     value: stringMap(entry.value, field: entry.field), position: entry.value.position, field: entry.field

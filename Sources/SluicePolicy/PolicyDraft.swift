@@ -14,6 +14,8 @@ struct ProviderDraft {
     var baseURL: Located<String>?
     var credential: CredentialDraft?
     var caFile: Located<String>?
+    /// Whether `api_version` was written, whatever its value.
+    var hasAPIVersion = false
     var apiVersion: Located<String>?
     /// The `deployments:` mapping (its position and field) and its entries.
     var deployments: Located<[KeyValueDraft]>?

@@ -25,7 +25,7 @@ extension PolicyValidator {
         guard let kindName = provider.kind?.value, let kind = ProviderKind(rawValue: kindName) else { return }
         let azure = ProviderKind.azureOpenAI.rawValue
         if kind == .azureOpenAI {
-            if provider.apiVersion == nil {
+            if !provider.hasAPIVersion {
                 diagnostics.report(
                     "missing required key \"api_version\" for kind \(azure), e.g. api_version: \"2024-10-21\"",
                     at: provider.position, field: FieldPath.join(provider.name.field, ProviderKey.apiVersion.rawValue)

@@ -58,7 +58,7 @@ extension PolicyValidator {
     private static func checkDegrade(
         _ degrade: DegradeDraft, onlyTarget: String?, models: ModelNames, into diagnostics: inout DiagnosticCollector
     ) {
-        if let when = degrade.when, !degrade.hasCondition {
+        if let when = degrade.when, !degrade.hasCondition, !degrade.hasInvalidCondition {
             diagnostics.report("must set latency_p95_over or breaker_open: true", about: when)
         }
         guard let to = degrade.to else { return }

@@ -65,6 +65,8 @@ struct DegradeDraft {
     var when: Located<Void>?
     var latencyP95Over: Located<Int>?
     var breakerOpen: Located<Bool>?
+    /// A condition was written with a value already reported as wrong.
+    var hasInvalidCondition = false
     var to: Located<String>?
 
     /// Whether `when:` names a condition that can hold.

@@ -16,7 +16,7 @@ struct ExampleConfigTests {
             Issue.record("config/policy.yaml has problems:\n\(error.description)")
             return
         }
-        #expect(Set(policy.providers.keys) == ["openai", "anthropic"])
+        #expect(Set(policy.providers.keys) == ["openai", "anthropic", "azure"])
         #expect(policy.providers["openai"] == Provider(
             name: "openai", kind: .openai, baseURL: "https://api.openai.com", credential: .environment("OPENAI_API_KEY")
         ))
@@ -25,7 +25,7 @@ struct ExampleConfigTests {
             credential: .environment("ANTHROPIC_API_KEY")
         ))
         #expect(Set(policy.models.keys) == [
-            "gpt-4o-mini", "gpt-4o", "text-embedding-3-small", "claude-3-5-haiku", "claude-sonnet-4",
+            "gpt-4o-mini", "gpt-4o", "text-embedding-3-small", "claude-3-5-haiku", "claude-sonnet-4", "gpt-4o-azure",
         ])
         #expect(policy.models["gpt-4o-mini"]?.prices == Prices(input: 0.15, output: 0.60, cachedInput: 0.075))
         #expect(policy.models["gpt-4o"]?.prices == Prices(input: 2.50, output: 10.00, cachedInput: 1.25))
@@ -42,6 +42,35 @@ struct ExampleConfigTests {
         #expect(search?.match == RouteMatch(model: "fast", feature: "search"))
         #expect(search?.targets == [RouteTarget(model: "gpt-4o-mini", weight: 1)])
         #expect(search?.fallbacks == ["gpt-4o"])
+    }
+
+    @Test("the example shows every provider and route setting")
+    func resilienceExample() throws {
+        let policy = try PolicyLoader.load(contentsOf: path)
+        #expect(policy.providers["azure"] == Provider(
+            name: "azure", kind: .azureOpenAI, baseURL: "https://example.openai.azure.com",
+            credential: .environment("AZURE_OPENAI_API_KEY"), apiVersion: "2024-10-21",
+            deployments: ["gpt-4o": "prod-gpt4o"], headers: ["x-team": "search"], maxConnections: 64,
+            timeouts: Timeouts(connect: 2_000, head: 30_000, firstToken: 10_000, idle: 30_000, total: 120_000),
+            breaker: BreakerSettings(
+                consecutiveFailures: 5, failureRatio: 0.5, windowMilliseconds: 30_000, minimumCalls: 10,
+                openForMilliseconds: 30_000, probes: 1
+            )
+        ))
+        #expect(policy.models["gpt-4o-azure"]?.provider == "azure")
+        #expect(policy.models["gpt-4o-azure"]?.upstreamModel == "gpt-4o")
+        let chat = try #require(policy.routes.first { $0.name == "chat" })
+        // Only calls that ask for it (x-sluice-feature: chat) take this route: `sluice dev`
+        // and the SDK tests call the same models without it and must keep their path.
+        #expect(chat.match == RouteMatch(feature: "chat", path: "/v1/chat/completions"))
+        #expect(chat.targets == [RouteTarget(model: "gpt-4o")])
+        #expect(chat.fallbacks == ["gpt-4o-azure", "claude-sonnet-4"])
+        #expect(chat.timeouts == Timeouts(head: 20_000, total: 60_000))
+        #expect(chat.retry == RetrySettings(
+            attempts: 3, backoffMilliseconds: 200, maxBackoffMilliseconds: 5_000, budgetPercent: 20, budgetFloor: 3
+        ))
+        #expect(chat.degrade == DegradeRule(latencyP95OverMilliseconds: 5_000, breakerOpen: true, to: "gpt-4o-mini"))
+        #expect(chat.fallbackReply == FallbackReply(content: "The assistant is busy; try again shortly."))
     }
 
     @Test("every model is reachable by its own name")

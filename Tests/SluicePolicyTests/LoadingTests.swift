@@ -77,7 +77,7 @@ struct LoadingTests {
         let error = try #require(throws: PolicyError.self) { try PolicyLoader.load(contentsOf: path) }
         let expected = """
             4:5: providers.openai.base_url: missing required key "base_url"
-            4:11: providers.openai.kind: invalid value "azure"; expected one of: openai, anthropic
+            4:11: providers.openai.kind: invalid value "azure"; expected one of: openai, azure-openai, anthropic
             5:5: providers.openai.basse_url: unknown key "basse_url"; did you mean "base_url"?
             6:17: providers.openai.credential: set only one of "env" or "file", not both
             9:15: models.gpt-4o-mini.provider: undefined provider "opneai"; did you mean "openai"?

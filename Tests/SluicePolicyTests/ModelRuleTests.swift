@@ -40,7 +40,7 @@ struct ModelRuleTests {
               m:
                 provider: openai
             """) == [
-            #"p.yaml:3:11: providers.openai.kind: invalid value "nope"; expected one of: openai, anthropic"#,
+            #"p.yaml:3:11: providers.openai.kind: invalid value "nope"; expected one of: openai, azure-openai, anthropic"#,
         ])
     }
 

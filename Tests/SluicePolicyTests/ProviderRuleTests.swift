@@ -7,13 +7,16 @@ struct ProviderRuleTests {
         "providers:\n  p:\n" + lines + "\nmodels:\n  m:\n    provider: p\n"
     }
 
-    @Test("kind must be openai or anthropic")
+    @Test("kind must be openai, azure-openai or anthropic")
     func kind() {
         #expect(problems(provider("    kind: azure\n    base_url: https://x.example")) == [
-            #"p.yaml:3:11: providers.p.kind: invalid value "azure"; expected one of: openai, anthropic"#,
+            #"p.yaml:3:11: providers.p.kind: invalid value "azure"; expected one of: openai, azure-openai, anthropic"#,
         ])
         #expect(problems(provider("    kind: Anthropic\n    base_url: https://x.example")) == [
             #"p.yaml:3:11: providers.p.kind: invalid value "Anthropic"; did you mean "anthropic"?"#,
+        ])
+        #expect(problems(provider("    kind: azure_openai\n    base_url: https://x.example\n    api_version: \"1\"")) == [
+            #"p.yaml:3:11: providers.p.kind: invalid value "azure_openai"; did you mean "azure-openai"?"#,
         ])
     }
 

@@ -36,6 +36,7 @@ struct SchemaSyncTests {
         let model = try child(property(schema, "models", in: schema), "additionalProperties", in: schema)
         let route = try child(property(schema, "routes", in: schema), "items", in: schema)
         let target = try child(property(route, "targets", in: schema), "items", in: schema)
+        let degrade = try property(route, "degrade", in: schema)
         return [
             ("root", schema, PolicyKeys.root),
             ("provider", provider, PolicyKeys.provider),
@@ -45,6 +46,13 @@ struct SchemaSyncTests {
             ("route", route, PolicyKeys.route),
             ("match", try property(route, "match", in: schema), PolicyKeys.match),
             ("target", target, PolicyKeys.target),
+            ("provider timeouts", try property(provider, "timeouts", in: schema), PolicyKeys.timeouts),
+            ("breaker", try property(provider, "breaker", in: schema), PolicyKeys.breaker),
+            ("route timeouts", try property(route, "timeouts", in: schema), PolicyKeys.timeouts),
+            ("retry", try property(route, "retry", in: schema), PolicyKeys.retry),
+            ("degrade", degrade, PolicyKeys.degrade),
+            ("degrade when", try property(degrade, "when", in: schema), PolicyKeys.degradeWhen),
+            ("fallback reply", try property(route, "fallback_reply", in: schema), PolicyKeys.fallbackReply),
         ]
     }
 
@@ -70,6 +78,10 @@ struct SchemaSyncTests {
             "credential": Self.names(CredentialKey.required), "model": Self.names(ModelKey.required),
             "prices": Self.names(PricesKey.required), "route": Self.names(RouteKey.required),
             "match": Self.names(MatchKey.required), "target": Self.names(TargetKey.required),
+            "provider timeouts": Self.names(TimeoutsKey.required), "breaker": Self.names(BreakerKey.required),
+            "route timeouts": Self.names(TimeoutsKey.required), "retry": Self.names(RetryKey.required),
+            "degrade": Self.names(DegradeKey.required), "degrade when": Self.names(DegradeWhenKey.required),
+            "fallback reply": Self.names(FallbackReplyKey.required),
         ]
         for level in try Self.levels() {
             let required = Set(level.object["required"] as? [String] ?? [])
@@ -95,6 +107,27 @@ struct SchemaSyncTests {
         let provider = try Self.child(Self.property(schema, "providers", in: schema), "additionalProperties", in: schema)
         let kind = try Self.property(provider, "kind", in: schema)
         #expect(Set(kind["enum"] as? [String] ?? []) == Set(ProviderKind.allCases.map(\.rawValue)))
+    }
+
+    @Test("the schema's defaults equal the Swift defaults")
+    func defaultsMatch() throws {
+        let schema = try Self.loadSchema()
+        let defs = try #require(schema["$defs"] as? [String: Any])
+        func defaultValue(_ def: String, _ key: String) throws -> Double {
+            let object = try #require(defs[def] as? [String: Any])
+            let properties = try #require(object["properties"] as? [String: Any])
+            let field = try #require(properties[key] as? [String: Any], "\(def).\(key)")
+            return try #require((field["default"] as? NSNumber)?.doubleValue, "\(def).\(key) has no default")
+        }
+        let breaker = BreakerSettings()
+        #expect(try defaultValue("breaker", "consecutive_failures") == Double(breaker.consecutiveFailures))
+        #expect(try defaultValue("breaker", "failure_ratio") == breaker.failureRatio)
+        #expect(try defaultValue("breaker", "min_calls") == Double(breaker.minimumCalls))
+        #expect(try defaultValue("breaker", "probes") == Double(breaker.probes))
+        let retry = RetrySettings()
+        #expect(try defaultValue("retry", "attempts") == Double(retry.attempts))
+        #expect(try defaultValue("retry", "budget_percent") == retry.budgetPercent)
+        #expect(try defaultValue("retry", "budget_floor") == Double(retry.budgetFloor))
     }
 
     private static func names<Key: PolicyKey>(_ keys: Set<Key>) -> Set<String> {

@@ -27,12 +27,14 @@ struct UnknownKeyTests {
                 base_url: https://api.openai.com
                 baseURL: https://api.openai.com
                 timeout: 3
+                retries: 2
             models:
               m:
                 provider: openai
             """) == [
             #"p.yaml:5:5: providers.openai.baseURL: unknown key "baseURL"; did you mean "base_url"?"#,
-            #"p.yaml:6:5: providers.openai.timeout: unknown key "timeout"; expected one of: kind, base_url, credential, ca_file"#,
+            #"p.yaml:6:5: providers.openai.timeout: unknown key "timeout"; did you mean "timeouts"?"#,
+            #"p.yaml:7:5: providers.openai.retries: unknown key "retries"; expected one of: kind, base_url, credential, ca_file, api_version, deployments, headers, max_connections, timeouts, breaker"#,
         ])
     }
 
