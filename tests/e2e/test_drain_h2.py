@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 import support
-from support import UPSTREAM, chat_body, new_request_id, wait_until
+from support import chat_body, new_request_id, wait_until
 
 # Long enough that every call is still running when SIGTERM arrives (they start first),
 # short enough to finish well inside the drain period.
@@ -189,16 +189,15 @@ def test_nghttp_streams_in_flight_finish_during_drain(make_sidecar, mock):
     sidecar = make_sidecar(extra=["--drain-seconds", DRAIN_SECONDS])
     streaming = _nghttp(
         sidecar, chat_body(stream=True, stream_options={"include_usage": True}),
-        {"x-mock-tps": STREAM_TPS, "x-mock-output-tokens": str(STREAM_TOKENS), "x-request-id": new_request_id("drain-nghttp-stream")}, 3,
+        {"x-mock-tps": STREAM_TPS, "x-mock-output-tokens": str(STREAM_TOKENS)}, 3,
     )
     held = _nghttp(
         sidecar, chat_body(),
-        {"x-mock-latency-ms": HELD_LATENCY_MS, "x-mock-output-tokens": str(HELD_TOKENS), "x-request-id": new_request_id("drain-nghttp-held")}, 2,
+        {"x-mock-latency-ms": HELD_LATENCY_MS, "x-mock-output-tokens": str(HELD_TOKENS)}, 2,
     )
     clients = [streaming, held]
     try:
-        # The streams are under way once the provider has seen all five calls and streamed a
-        # little to each of the three.
+        # Under way: the provider has all five calls and has begun streaming.
         wait_until(lambda: mock.stats()["requests"] == 5 and mock.stats()["streamed_events"] >= 3, 15, "all five calls under way", mock.proc)
         sidecar.proc.popen.send_signal(signal.SIGTERM)
         wait_until(lambda: not sidecar.is_ready(), 5, "/ready to fail while draining", sidecar.proc)
