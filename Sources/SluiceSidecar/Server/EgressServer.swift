@@ -71,17 +71,19 @@ final class EgressServer: Sendable {
                             HTTP2Setting(parameter: .maxHeaderListSize, value: 64 * 1024),
                             HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
                         ]
-                        // Sends GOAWAY and closes once streams finish when the server drains.
+                        // Closes idle connections. The drain is the drain handler's: GOAWAY
+                        // only after the streams in flight, new streams refused meanwhile.
                         let manager = NIOHTTP2ServerConnectionManagementHandler(
                             eventLoop: channel.eventLoop,
                             configuration: .init(maxIdleTime: settings.limits.keepAliveTimeout, maxAge: nil, maxGraceTime: drainGracePeriod, keepalive: nil)
                         )
+                        let drain = HTTP2DrainHandler(eventLoop: channel.eventLoop)
                         _ = try sync.configureHTTP2Pipeline(
                             mode: .server,
                             connectionConfiguration: connection,
                             streamConfiguration: NIOHTTP2Handler.StreamConfiguration(),
-                            streamDelegate: manager.http2StreamDelegate
-                        ) { stream in
+                            streamDelegate: drain.streamDelegate(forwardingTo: manager.http2StreamDelegate),
+                            inboundStreamInitializer: drain.streamInitializer { stream in
                             do {
                                 try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                                 let timeouts = HTTPRequestTimeouts(configuration: streamTimeouts, eventLoop: stream.eventLoop)
@@ -91,7 +93,8 @@ final class EgressServer: Sendable {
                             } catch {
                                 return stream.eventLoop.makeFailedFuture(error)
                             }
-                        }
+                        })
+                        try sync.addHandler(drain)
                         try sync.addHandler(manager)
                         try sync.addHandler(CloseOnConnectionError())
                     }
