@@ -120,10 +120,13 @@ providers:
     kind: openai
     base_url: http://127.0.0.1:{mock_port}
     credential: {{ env: {OPENAI_KEY_ENV} }}
+    # The suite injects upstream faults on purpose; the breaker has its own tests.
+    breaker: {{ consecutive_failures: 10000, min_calls: 10000 }}
   mockanthropic:
     kind: anthropic
     base_url: http://127.0.0.1:{mock_port}
     credential: {{ env: {ANTHROPIC_KEY_ENV} }}
+    breaker: {{ consecutive_failures: 10000, min_calls: 10000 }}
   filekeyed:
     kind: openai
     base_url: http://127.0.0.1:{mock_port}

@@ -115,13 +115,18 @@ def test_models_list_in_anthropic_shape(sidecar, mock, anthropic_client):
     assert mock.stats()["requests"] == 0
 
 
-def test_openai_model_through_messages_api_is_refused(sidecar, mock):
-    response = support.raw_request(
-        sidecar.egress, "POST", "/v1/messages", {"content-type": "application/json", **support.ANTHROPIC_HEADERS},
-        json.dumps(support.messages_body(model="gpt-e2e")).encode(),
+def test_openai_model_through_messages_api_is_translated(sidecar, mock, anthropic_client):
+    """An Anthropic client may call a model an OpenAI provider serves: the request goes out
+    as chat completions and the answer comes back as a message, priced from its usage."""
+    rid = new_request_id("translated")
+    message = anthropic_client.messages.create(
+        model="gpt-e2e", max_tokens=32, system="Be brief.", messages=[{"role": "user", "content": "Hi there"}],
+        extra_headers={"x-request-id": rid},
     )
-    assert response.status == 400
-    body = response.json()
-    assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
-    assert body["error"]["code"] == "invalid_request"
-    assert mock.stats()["requests"] == 0
+    assert message.type == "message" and message.content[0].type == "text" and message.content[0].text
+    stats = mock.stats()
+    assert stats["last_request"]["path"] == "/v1/chat/completions"
+    line = sidecar.log_for(rid)
+    assert line["attempts"][0]["translated"] is True
+    assert (line["input_tokens"], line["output_tokens"]) == (message.usage.input_tokens, message.usage.output_tokens)
+    assert support.sent_usage(stats, support.UPSTREAM["gpt-e2e"])[1] >= message.usage.output_tokens

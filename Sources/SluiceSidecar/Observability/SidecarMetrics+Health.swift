@@ -6,6 +6,9 @@ extension SidecarMetrics {
     /// (0 closed, 1 half-open, 2 open; an open breaker due for a probe counts as half-open)
     /// and `sluice_circuit_openings`.
     func exportHealth(_ health: HealthRegistry) {
+        // Every provider's retry counter exists from the start at 0, so a rate() over it
+        // works before the first retry.
+        for provider in health.providers { _ = retries([("provider", provider.provider)]) }
         onScrape { [registry] in
             let now = monotonicMilliseconds()
             for target in health.targets {
