@@ -108,6 +108,18 @@ import Testing
         #expect(m.counts(for: "b") == .init(connecting: 1))
     }
 
+    @Test func aProvidersOwnCapIsBelowThePoolsAndNeverAbove() throws {
+        var m = machine(max: 3)
+        _ = try connectID(m.leaseRequested(1, key: "a", fresh: false, deadline: at(30), now: at(0), cap: 1))
+        // max_connections 1: the second lease waits although the pool would allow 3.
+        #expect(m.leaseRequested(2, key: "a", fresh: false, deadline: at(30), now: at(0), cap: 1) == Action())
+        #expect(m.counts(for: "a") == .init(connecting: 1, waiting: 1))
+        // A cap above the pool's is held to the pool's.
+        for lease in 3...5 { _ = m.leaseRequested(lease, key: "b", fresh: false, deadline: at(30), now: at(0), cap: 100) }
+        #expect(m.counts(for: "b") == .init(connecting: 3, waiting: 0) || m.counts(for: "b") == .init(connecting: 3))
+        #expect(m.leaseRequested(6, key: "b", fresh: false, deadline: at(30), now: at(0), cap: 100) == Action())
+    }
+
     @Test func theWaitQueueIsBoundedPerEndpoint() throws {
         var m = machine(max: 1, waiters: 2)
         _ = try connectID(m.leaseRequested(1, key: "a", fresh: false, deadline: at(30), now: at(0)))
