@@ -20,7 +20,10 @@ import SluiceWire
 final class AttemptLoop: ResponseSource, ResponseSink {
     private let call: Call
     private let next: CallNext
-    private let candidates: [ResolvedModel]
+    /// The route's chosen target, then its fallbacks (`candidate(_:)`), without building
+    /// an array per call.
+    private let primary: ResolvedModel
+    private let fallbacks: [ResolvedModel]
     private let lastResorts: [any LastResort]
     private let eventLoop: any EventLoop
     private var planner: AttemptPlanner
@@ -55,14 +58,19 @@ final class AttemptLoop: ResponseSource, ResponseSink {
         case done
     }
 
-    init(call: Call, next: CallNext, candidates: [ResolvedModel], retry: RetrySettings, lastResorts: [any LastResort], eventLoop: any EventLoop) {
+    init(call: Call, next: CallNext, primary: ResolvedModel, fallbacks: [ResolvedModel], retry: RetrySettings, lastResorts: [any LastResort], eventLoop: any EventLoop) {
         self.call = call
         self.next = next
-        self.candidates = candidates
+        self.primary = primary
+        self.fallbacks = fallbacks
         self.lastResorts = lastResorts
         self.eventLoop = eventLoop
         self.randomState = call.randomBits ^ 0xA076_1D64_78BD_642F
-        self.planner = AttemptPlanner(retry: retry, candidateCount: candidates.count, deadline: call.deadlineNanos.map { $0 / 1_000_000 })
+        self.planner = AttemptPlanner(retry: retry, candidateCount: 1 + fallbacks.count, deadline: call.deadlineNanos.map { $0 / 1_000_000 })
+    }
+
+    private func candidate(_ index: Int) -> ResolvedModel {
+        index == 0 ? primary : fallbacks[index - 1]
     }
 
     // MARK: ResponseSource
@@ -77,7 +85,7 @@ final class AttemptLoop: ResponseSource, ResponseSink {
             }
         }
         let now = monotonicMilliseconds()
-        act(planner.first(now: now, admit: { self.candidates[$0].health.wouldAdmit(now: now) }))
+        act(planner.first(now: now, admit: { self.candidate($0).health.wouldAdmit(now: now) }))
     }
 
     func setDemand(_ wanted: Bool) {
@@ -119,12 +127,13 @@ final class AttemptLoop: ResponseSource, ResponseSink {
     }
 
     private func startAttempt(_ index: Int) {
-        let target = candidates[index]
+        let target = candidate(index)
         let now = monotonicMilliseconds()
         admission = target.health.admit(now: now)
         guard admission != .rejected else {
             // Another call took the last probe slot meanwhile: pass this target over.
-            act(planner.after(.init(retrySameTarget: false), now: now, random: nextRandom(), admit: admitCheck(now), budget: { _ in false }))
+            let random = nextRandom()
+            act(planner.after(.init(retrySameTarget: false), now: now, random: random, admit: { self.candidate($0).health.wouldAdmit(now: now) }, budget: { _ in false }))
             return
         }
         if call.attempts.isEmpty || call.attempts.last?.target.provider.name != target.provider.name {
@@ -143,16 +152,9 @@ final class AttemptLoop: ResponseSource, ResponseSink {
         source.start(sink: self)
     }
 
-    private func admitCheck(_ now: UInt64) -> (Int) -> Bool {
-        { self.candidates[$0].health.wouldAdmit(now: now) }
-    }
-
-    private func budgetCheck(_ now: UInt64) -> (Int) -> Bool {
-        // Read before the planner's mutating call that runs this closure (exclusivity).
-        let retry = planner.retry
-        return { index in
-            return self.candidates[index].provider.health.tryRetry(now: now, percent: retry.budgetPercent, floor: retry.budgetFloor)
-        }
+    /// Takes one retry from the provider's budget of candidate `index`.
+    private func spendBudget(_ index: Int, now: UInt64, retry: RetrySettings) -> Bool {
+        candidate(index).provider.health.tryRetry(now: now, percent: retry.budgetPercent, floor: retry.budgetFloor)
     }
 
     /// The current attempt failed before anything reached the client: try again, fail
@@ -166,7 +168,10 @@ final class AttemptLoop: ResponseSource, ResponseSink {
         firstTokenTimer = nil
         let now = monotonicMilliseconds()
         if failure.unprocessed { call.wantsFreshConnection = true }
-        act(planner.after(failure, now: now, random: nextRandom(), admit: admitCheck(now), budget: budgetCheck(now)))
+        // Read before the planner's mutating call that runs the closures (exclusivity).
+        let retry = planner.retry
+        let random = nextRandom()
+        act(planner.after(failure, now: now, random: random, admit: { self.candidate($0).health.wouldAdmit(now: now) }, budget: { self.spendBudget($0, now: now, retry: retry) }))
     }
 
     /// Nothing left to try: a last resort answers, or the last failure goes to the client.
@@ -184,7 +189,7 @@ final class AttemptLoop: ResponseSource, ResponseSink {
         stopTimers()
         let failure = lastFailure ?? ResponseFailure(
             kind: .connect,
-            detail: candidates.count == 1 ? "the circuit breaker of \(candidates[0].name) is open" : "every target's circuit breaker is open",
+            detail: fallbacks.isEmpty ? "the circuit breaker of \(primary.name) is open" : "every target's circuit breaker is open",
             code: .noHealthyUpstream
         )
         sink?.sourceDidFail(failure)
@@ -229,9 +234,11 @@ final class AttemptLoop: ResponseSource, ResponseSink {
         if Self.isRetryable(status: status) {
             let verdict: CircuitBreaker.Outcome = Self.countsAgainstBreaker(status: status) ? .failure : .success
             let now = monotonicMilliseconds()
+            let retry = planner.retry
+            let random = nextRandom()
             let step = planner.after(
                 .init(retrySameTarget: true, retryAfterMilliseconds: Self.retryAfter(head.headers)),
-                now: now, random: nextRandom(), admit: admitCheck(now), budget: budgetCheck(now)
+                now: now, random: random, admit: { self.candidate($0).health.wouldAdmit(now: now) }, budget: { self.spendBudget($0, now: now, retry: retry) }
             )
             if step == .exhausted, !hasLastResort {
                 // Nothing else will answer: the provider's own answer goes to the client.
@@ -243,7 +250,7 @@ final class AttemptLoop: ResponseSource, ResponseSink {
             endAttempt(.errorStatus, breaker: verdict)
             current?.cancel()
             current = nil
-            lastFailure = ResponseFailure(kind: .closed, detail: "\(candidates[planner.candidate < candidates.count ? planner.candidate : candidates.count - 1].provider.name) answered \(status)")
+            lastFailure = ResponseFailure(kind: .closed, detail: "\(call.target?.provider.name ?? "upstream") answered \(status)")
             act(step)
             return
         }

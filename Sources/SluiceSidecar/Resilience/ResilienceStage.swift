@@ -16,6 +16,9 @@ public struct ResilienceStage: CallStage {
     /// with none configured, this.
     static let maxClientTimeoutMilliseconds: UInt64 = 3_600_000
 
+    /// A call without a route: one attempt per target (a stale connection's re-send aside).
+    static let noRetries = RetrySettings()
+
     public init(lastResorts: [any LastResort] = [StaticFallback()]) {
         self.lastResorts = lastResorts
     }
@@ -48,11 +51,10 @@ public struct ResilienceStage: CallStage {
 
     public func around(_ call: Call, next: CallNext) -> any ResponseSource {
         guard let target = call.target, let loop = call.upstreamPool?.eventLoop else { return next(call) }
-        var candidates = [target]
-        for fallback in call.route?.fallbacks ?? [] where !candidates.contains(where: { $0.name == fallback.name }) {
-            candidates.append(fallback)
-        }
-        return AttemptLoop(call: call, next: next, candidates: candidates, retry: call.route?.retry ?? RetrySettings(), lastResorts: lastResorts, eventLoop: loop)
+        let route = call.route
+        var fallbacks = route?.fallbacks ?? []
+        if fallbacks.contains(where: { $0.name == target.name }) { fallbacks.removeAll { $0.name == target.name } }
+        return AttemptLoop(call: call, next: next, primary: target, fallbacks: fallbacks, retry: route?.retry ?? Self.noRetries, lastResorts: lastResorts, eventLoop: loop)
     }
 
     public func decorate(_ call: Call, headers: inout HTTPHeaders, trailers: Bool) {

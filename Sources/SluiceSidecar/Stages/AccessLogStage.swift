@@ -139,15 +139,34 @@ struct JSONLine {
         bytes.append(UInt8(ascii: "["))
         for (index, attempt) in attempts.enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            var item = JSONLine(reusing: [])
-            item.add("target", attempt.target.provider.name + "/" + attempt.target.name)
-            item.add("outcome", (attempt.outcome ?? (attempt.failure.map(AttemptOutcome.init) ?? .cancelled)).rawValue)
-            item.add("status", attempt.status)
-            item.addMilliseconds("ms", (attempt.endNanos ?? end) &- attempt.startNanos)
-            if attempt.translated { item.add("translated", true) }
-            bytes.append(contentsOf: item.finished())
+            // Written in place: no line, string or array per attempt.
+            append("{\"target\":\"")
+            appendEscapedBody(attempt.target.provider.name)
+            bytes.append(UInt8(ascii: "/"))
+            appendEscapedBody(attempt.target.name)
+            append("\",\"outcome\":\"")
+            let outcome = attempt.outcome ?? (attempt.failure.map(AttemptOutcome.init) ?? .cancelled)
+            appendEscapedBody(outcome.rawValue)
+            bytes.append(UInt8(ascii: "\""))
+            if let status = attempt.status {
+                append(",\"status\":")
+                appendDecimal(status)
+            }
+            append(",\"ms\":")
+            appendMilliseconds((attempt.endNanos ?? end) &- attempt.startNanos)
+            if attempt.translated { append(",\"translated\":true") }
+            bytes.append(UInt8(ascii: "}"))
         }
         bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// A string's JSON-escaped characters, without the quotes.
+    private mutating func appendEscapedBody(_ value: String) {
+        let start = bytes.count
+        appendQuoted(value)
+        // appendQuoted wrote `"…"`: drop the quotes again.
+        bytes.remove(at: start)
+        bytes.removeLast()
     }
 
     /// `"time":"<now>"`, the bytes given by the wall clock.

@@ -51,7 +51,7 @@ public struct MetricsStage: CallStage {
         }
         for (index, attempt) in call.attempts.enumerated() {
             let outcome = attempt.outcome ?? (attempt.failure.map(AttemptOutcome.init) ?? .cancelled)
-            handles.upstreamAttempts(provider: attempt.target.provider.name, model: attempt.target.name, outcome: outcome).increment()
+            handles.upstreamAttempts(attempt.target, outcome: outcome).increment()
             if index > 0 { handles.retries(provider: attempt.target.provider.name).increment() }
         }
         guard let usage = call.usage else { return }
@@ -108,8 +108,8 @@ struct SpendShape: Hashable {
 
 /// The label values of `sluice_upstream_attempts_total`.
 struct AttemptShape: Hashable {
-    var provider: String
-    var model: String
+    /// The target's health object stands for its provider and model (one per target).
+    var target: ObjectIdentifier
     var outcome: AttemptOutcome
 }
 
@@ -192,10 +192,10 @@ final class MetricHandles {
         return histogram
     }
 
-    func upstreamAttempts(provider: String, model: String, outcome: AttemptOutcome) -> Counter {
-        let key = AttemptShape(provider: provider, model: model, outcome: outcome)
+    func upstreamAttempts(_ target: ResolvedModel, outcome: AttemptOutcome) -> Counter {
+        let key = AttemptShape(target: ObjectIdentifier(target.health), outcome: outcome)
         if let existing = attemptHandles[key] { return existing }
-        let counter = metrics.upstreamAttempts([("provider", provider), ("model", model), ("outcome", outcome.rawValue)])
+        let counter = metrics.upstreamAttempts([("provider", target.provider.name), ("model", target.name), ("outcome", outcome.rawValue)])
         attemptHandles[key] = counter
         return counter
     }
