@@ -187,16 +187,9 @@ import Testing
 
     @Test func halfOpenAdmitsExactlyTheConfiguredProbes() {
         var breaker = opened(probes: 3, at: 0)
-        let admission1 = breaker.admit(now: 5_000)
-        #expect(admission1 == .probe)
-        let admission2 = breaker.admit(now: 5_001)
-        #expect(admission2 == .probe)
-        let admission3 = breaker.admit(now: 5_002)
-        #expect(admission3 == .probe)
-        let admission4 = breaker.admit(now: 5_003)
-        #expect(admission4 == .rejected)
-        let admission5 = breaker.admit(now: 60_000)
-        #expect(admission5 == .rejected, "time alone never frees a probe slot")
+        let admissions = [5_000, 5_001, 5_002, 5_003, 60_000].map { breaker.admit(now: $0) }
+        // The fifth comes much later: time alone never frees a probe slot.
+        #expect(admissions == [.probe, .probe, .probe, .rejected, .rejected])
         #expect(breaker.state == .halfOpen(inFlight: 3, succeeded: 0))
     }
 

@@ -20,14 +20,8 @@ import Testing
 
     @Test func theFloorAllowsRetriesWithNoCalls() {
         var budget = RetryBudget()
-        let granted1 = budget.tryRetry(now: 0, percent: 20, floor: 3)
-        #expect(granted1)
-        let granted2 = budget.tryRetry(now: 1, percent: 20, floor: 3)
-        #expect(granted2)
-        let granted3 = budget.tryRetry(now: 2, percent: 20, floor: 3)
-        #expect(granted3)
-        let granted4 = budget.tryRetry(now: 3, percent: 20, floor: 3)
-        #expect(!granted4)
+        let answers = (UInt64(0)...3).map { budget.tryRetry(now: $0, percent: 20, floor: 3) }
+        #expect(answers == [true, true, true, false])
         #expect(budget.totals(now: 3) == (calls: 0, retries: 3))
     }
 
