@@ -117,15 +117,11 @@ import Testing
                 if granted != expected { wrong.append("\(percent) % of \(calls): \(granted), expected \(expected)") }
             }
         }
-        withKnownIssue("RetryBudget.tryRetry computes percent / 100 × calls in floating point: 29 / 100 × 100 = 28.999999999999996, so the 29th retry of 29 % of 100 calls is refused") {
-            #expect(wrong.isEmpty, "\(wrong.count) wrong: \(wrong.prefix(6))")
-        }
+        #expect(wrong.isEmpty, "\(wrong.count) wrong: \(wrong.prefix(6))")
     }
 
     @Test func twentyNinePercentOfOneHundredCallsIsTwentyNine() {
         var budget = budget(calls: 100, at: 0)
-        withKnownIssue("floating-point boundary in RetryBudget.tryRetry (see wholePercentagesGiveExactCounts)") {
-            #expect(grants(&budget, now: 0, percent: 29, floor: 0) == 29)
-        }
+        #expect(grants(&budget, now: 0, percent: 29, floor: 0) == 29)
     }
 }

@@ -78,7 +78,7 @@ import SluiceWire
         let sick = try #require(snapshot.modelsByClientName["gpt-4o"])
         let now = monotonicMilliseconds()
         for _ in 0..<BreakerSettings().consecutiveFailures {
-            sick.health.record(.failure, admission: sick.health.admit(now: now), headMilliseconds: nil, now: now)
+            sick.health.record(.failure, admission: sick.health.admit(now: now).admission, headMilliseconds: nil, now: now)
         }
         #expect(sick.health.isOpen(now: now))
         let route = try #require(snapshot.routes.first)
@@ -89,7 +89,7 @@ import SluiceWire
         // then reports no healthy upstream or fails over).
         let other = try #require(snapshot.modelsByClientName["gpt-4o-mini"])
         for _ in 0..<BreakerSettings().consecutiveFailures {
-            other.health.record(.failure, admission: other.health.admit(now: now), headMilliseconds: nil, now: now)
+            other.health.record(.failure, admission: other.health.admit(now: now).admission, headMilliseconds: nil, now: now)
         }
         #expect(RouteStage.pick(route, randomBits: 0, now: now) != nil)
     }

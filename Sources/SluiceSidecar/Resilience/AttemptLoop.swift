@@ -30,6 +30,7 @@ final class AttemptLoop: ResponseSource, ResponseSink {
     private weak var sink: (any ResponseSink)?
     private var current: (any ResponseSource)?
     private var admission: CircuitBreaker.Admission = .allowed
+    private var admissionRound = 0
     private var attemptIndex: Int?
     /// Whether the current attempt's breaker report was made.
     private var reported = false
@@ -129,7 +130,7 @@ final class AttemptLoop: ResponseSource, ResponseSink {
     private func startAttempt(_ index: Int) {
         let target = candidate(index)
         let now = monotonicMilliseconds()
-        admission = target.health.admit(now: now)
+        (admission, admissionRound) = target.health.admit(now: now)
         guard admission != .rejected else {
             // Another call took the last probe slot meanwhile: pass this target over.
             let random = nextRandom()
@@ -232,7 +233,10 @@ final class AttemptLoop: ResponseSource, ResponseSink {
             call.attempts[index].headNanos = NIODeadline.now().uptimeNanoseconds
         }
         if Self.isRetryable(status: status) {
-            let verdict: CircuitBreaker.Outcome = Self.countsAgainstBreaker(status: status) ? .failure : .success
+            // 408 and 409 say nothing about the target's health.
+            let verdict: CircuitBreaker.Outcome = Self.countsAgainstBreaker(status: status) ? .failure : .abandoned
+            // Reported before planning: a failure that opens the breaker is not retried.
+            report(verdict)
             let now = monotonicMilliseconds()
             let retry = planner.retry
             let random = nextRandom()
@@ -315,7 +319,9 @@ final class AttemptLoop: ResponseSource, ResponseSink {
         switch phase {
         case .attempting:
             let kind = failure.kind
-            endAttempt(AttemptOutcome(kind), breaker: failure.code == .overloaded ? .abandoned : .failure)
+            // A full connection queue or a request a stale connection never delivered is
+            // not the target's fault.
+            endAttempt(AttemptOutcome(kind), breaker: failure.code == .overloaded || failure.requestUnprocessed ? .abandoned : .failure)
             lastFailure = failure
             attemptFailed(.init(retrySameTarget: kind == .connect && failure.code != .overloaded, unprocessed: failure.requestUnprocessed))
         case .relaying:
@@ -388,7 +394,7 @@ final class AttemptLoop: ResponseSource, ResponseSink {
         let attempt = call.attempts[index]
         let now = NIODeadline.now().uptimeNanoseconds
         let latency = verdict == .success ? attempt.headNanos.map { ($0 &- attempt.startNanos) / 1_000_000 } : nil
-        attempt.target.health.record(verdict, admission: admission, headMilliseconds: latency, now: now / 1_000_000)
+        attempt.target.health.record(verdict, admission: admission, round: admissionRound, headMilliseconds: latency, now: now / 1_000_000)
     }
 
     /// Closes the books on the current attempt: its breaker report, its outcome (`nil`

@@ -56,7 +56,8 @@ struct AttemptPlanner: Sendable {
 
     /// The first attempt: the first candidate whose breaker admits a call.
     mutating func first(now: UInt64, admit: (Int) -> Bool) -> Step {
-        failover(from: -1, now: now, admit: admit)
+        if let deadline, now >= deadline { return .exhausted }
+        return failover(from: -1, now: now, admit: admit)
     }
 
     /// The attempt on the current candidate failed (before any byte reached the client).

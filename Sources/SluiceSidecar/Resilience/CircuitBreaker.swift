@@ -58,6 +58,9 @@ public struct CircuitBreaker: Sendable, Equatable {
     public private(set) var consecutiveFailures = 0
     /// Times the breaker opened since it was made.
     public private(set) var openings = 0
+    /// Counts half-open rounds: a probe admitted in one round and reporting in a later one
+    /// is ignored (its slot and its verdict belong to a round that is over).
+    public private(set) var round = 0
     private var buckets: [Bucket]
     private var bucketWidth: UInt64
 
@@ -83,6 +86,7 @@ public struct CircuitBreaker: Sendable, Equatable {
         case .open(let until):
             guard now >= until else { return .rejected }
             state = .halfOpen(inFlight: 1, succeeded: 0)
+            round += 1
             return .probe
         case .halfOpen(let inFlight, let succeeded):
             guard inFlight + succeeded < settings.probes else { return .rejected }
@@ -109,9 +113,11 @@ public struct CircuitBreaker: Sendable, Equatable {
         }
     }
 
-    /// Reports how a call admitted with `admission` ended.
-    public mutating func record(_ outcome: Outcome, admission: Admission, now: UInt64) {
-        if admission == .probe, case .halfOpen(let inFlight, let succeeded) = state {
+    /// Reports how a call admitted with `admission` (in half-open `round`, nil = the
+    /// current one) ended.
+    public mutating func record(_ outcome: Outcome, admission: Admission, round: Int? = nil, now: UInt64) {
+        if admission == .probe {
+            guard (round ?? self.round) == self.round, case .halfOpen(let inFlight, let succeeded) = state else { return }
             switch outcome {
             case .success:
                 if succeeded + 1 >= settings.probes {
@@ -135,6 +141,7 @@ public struct CircuitBreaker: Sendable, Equatable {
         } else {
             consecutiveFailures = 0
         }
+        guard outcome == .failure else { return } // a success never opens the breaker
         if consecutiveFailures >= settings.consecutiveFailures {
             open(now: now)
             return

@@ -29,7 +29,7 @@ public struct RetryBudget: Sendable, Equatable {
     /// it; returns whether it did.
     public mutating func tryRetry(now: UInt64, percent: Double, floor: Int) -> Bool {
         let (calls, retries) = totals(now: now)
-        let allowed = Double(floor) + percent / 100 * Double(calls)
+        let allowed = Double(floor) + percent * Double(calls) / 100
         guard Double(retries) + 1 <= allowed else { return false }
         buckets[slot(now: now)].retries += 1
         return true

@@ -29,15 +29,19 @@ public final class TargetHealth: Sendable {
         self.state = NIOLockedValueBox(State(breaker: CircuitBreaker(settings: breaker)))
     }
 
-    /// Asks the breaker whether an attempt may go to this target now.
-    func admit(now: UInt64) -> CircuitBreaker.Admission {
-        state.withLockedValue { $0.breaker.admit(now: now) }
+    /// Asks the breaker whether an attempt may go to this target now (and in which
+    /// half-open round, for a probe).
+    func admit(now: UInt64) -> (admission: CircuitBreaker.Admission, round: Int) {
+        state.withLockedValue { state in
+            let admission = state.breaker.admit(now: now)
+            return (admission, state.breaker.round)
+        }
     }
 
     /// Reports an attempt's outcome; a success with a head latency feeds the p95 window.
-    func record(_ outcome: CircuitBreaker.Outcome, admission: CircuitBreaker.Admission, headMilliseconds: UInt64?, now: UInt64) {
+    func record(_ outcome: CircuitBreaker.Outcome, admission: CircuitBreaker.Admission, round: Int? = nil, headMilliseconds: UInt64?, now: UInt64) {
         state.withLockedValue { state in
-            state.breaker.record(outcome, admission: admission, now: now)
+            state.breaker.record(outcome, admission: admission, round: round, now: now)
             if outcome != .abandoned { state.attempts += 1 }
             if outcome == .failure { state.failures += 1 }
             if let headMilliseconds { state.latency.record(milliseconds: headMilliseconds, now: now) }
