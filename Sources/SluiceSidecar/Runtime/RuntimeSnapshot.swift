@@ -4,35 +4,65 @@ import SluicePolicy
 import SluiceWire
 
 /// A provider ready for calls: parsed endpoint and, for HTTPS, its TLS context.
-public struct ResolvedProvider: Sendable {
-    public var name: String
-    public var family: APIFamily
-    public var endpoint: UpstreamEndpoint
+///
+/// A class, built once per snapshot: calls and attempts hold references to it, so handing
+/// a target around costs one retain, not a copy of every field.
+public final class ResolvedProvider: Sendable {
+    public let name: String
+    public let family: APIFamily
+    public let endpoint: UpstreamEndpoint
     /// Built once per snapshot: creating a TLS context loads the trust store.
-    public var tlsContext: NIOSSLContext?
-    public var credential: CredentialSource?
-    public var kind: ProviderKind = .openai
+    public let tlsContext: NIOSSLContext?
+    public let credential: CredentialSource?
+    public let kind: ProviderKind
     /// Azure OpenAI: the `api-version` query parameter.
-    public var apiVersion: String?
+    public let apiVersion: String?
     /// Azure OpenAI: upstream model name → deployment.
-    public var deployments: [String: String] = [:]
+    public let deployments: [String: String]
     /// Extra request headers for every call to this provider.
-    public var extraHeaders: [(String, String)] = []
+    public let extraHeaders: [(String, String)]
     /// The operator's connection cap for this provider (nil: the sidecar's default).
-    public var maxConnections: Int?
-    public var timeouts = Timeouts()
+    public let maxConnections: Int?
+    public let timeouts: Timeouts
     /// Its retry budget, shared by every loop and kept across policy reloads.
-    public var health: ProviderHealth
+    public let health: ProviderHealth
+
+    public init(
+        name: String, family: APIFamily, endpoint: UpstreamEndpoint, tlsContext: NIOSSLContext?, credential: CredentialSource?,
+        kind: ProviderKind = .openai, apiVersion: String? = nil, deployments: [String: String] = [:], extraHeaders: [(String, String)] = [],
+        maxConnections: Int? = nil, timeouts: Timeouts = Timeouts(), health: ProviderHealth
+    ) {
+        self.name = name
+        self.family = family
+        self.endpoint = endpoint
+        self.tlsContext = tlsContext
+        self.credential = credential
+        self.kind = kind
+        self.apiVersion = apiVersion
+        self.deployments = deployments
+        self.extraHeaders = extraHeaders
+        self.maxConnections = maxConnections
+        self.timeouts = timeouts
+        self.health = health
+    }
 }
 
-/// A model as the router hands it to later stages.
-public struct ResolvedModel: Sendable {
-    public var name: String
-    public var upstreamModel: String
-    public var prices: Prices
-    public var provider: ResolvedProvider
+/// A model as the router hands it to later stages (a class, for the same reason).
+public final class ResolvedModel: Sendable {
+    public let name: String
+    public let upstreamModel: String
+    public let prices: Prices
+    public let provider: ResolvedProvider
     /// Its breaker and latency window, shared by every loop and kept across reloads.
-    public var health: TargetHealth
+    public let health: TargetHealth
+
+    public init(name: String, upstreamModel: String, prices: Prices, provider: ResolvedProvider, health: TargetHealth) {
+        self.name = name
+        self.upstreamModel = upstreamModel
+        self.prices = prices
+        self.provider = provider
+        self.health = health
+    }
 }
 
 /// A route with its weights pre-summed for a quick weighted pick.
