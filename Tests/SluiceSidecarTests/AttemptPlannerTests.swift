@@ -68,7 +68,7 @@ import Testing
 
     @Test func backoffStaysWithinFullJitterBounds() {
         let plan = planner(base: 100, max: 5_000)
-        var random = PlannerTestRandom(seed: 7)
+        var random = SplitMix64(seed: 7)
         for retry in 1...12 {
             let ceiling = UInt64(Swift.min(5_000, 100 << (retry - 1)))
             var low = UInt64.max
@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func waitsPlannedThroughAfterStayWithinBounds() {
-        var random = PlannerTestRandom(seed: 11)
+        var random = SplitMix64(seed: 11)
         for _ in 0..<500 {
             var plan = planner(attempts: 6, base: 50, max: 700, candidates: 1)
             _ = plan.first(now: 0, admit: always)
@@ -287,20 +287,5 @@ import Testing
         _ = before.first(now: 0, admit: always)
         let step3 = before.after(final, now: 4_999, random: 0, admit: always, budget: always)
         #expect(step3 == .attempt(candidate: 1))
-    }
-}
-
-/// SplitMix64, so random values are reproducible.
-private struct PlannerTestRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

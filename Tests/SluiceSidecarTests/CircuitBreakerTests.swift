@@ -361,7 +361,7 @@ import Testing
     /// the breaker's invariants. Violations of the two known bugs above are gathered apart.
     @Test(arguments: [UInt64(1), 2, 3, 42, 99, 2_026, 31_337, 65_535])
     func randomEventsKeepTheInvariants(seed: UInt64) {
-        var random = BreakerTestRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         let probes = Int.random(in: 1...3, using: &random)
         let openFor = Int.random(in: 50...2_000, using: &random)
         let settings = BreakerSettings(
@@ -444,20 +444,5 @@ import Testing
             #expect(successOpenings.isEmpty, "seed \(seed): \(successOpenings.prefix(3))")
             #expect(probeOverruns.isEmpty, "seed \(seed): \(probeOverruns.prefix(3))")
         }
-    }
-}
-
-/// SplitMix64, so random sequences are reproducible from their seed.
-private struct BreakerTestRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

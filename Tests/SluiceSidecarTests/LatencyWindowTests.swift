@@ -29,7 +29,7 @@ import Testing
         for (count, expected) in [(20, UInt64(19)), (100, 95), (10, 10), (5, 5), (21, 20), (40, 38)] {
             var latency = window()
             var values = Array(UInt64(1)...UInt64(count))
-            var random = LatencyTestRandom(seed: UInt64(count))
+            var random = SplitMix64(seed: UInt64(count))
             values.shuffle(using: &random)
             for value in values { latency.record(milliseconds: value, now: 1_000) }
             let p951 = latency.p95(now: 1_000)
@@ -153,20 +153,5 @@ import Testing
         latency.record(milliseconds: .max, now: 0)
         let p951 = latency.p95(now: 0)
         #expect(p951 == UInt64(UInt32.max))
-    }
-}
-
-/// SplitMix64, so shuffles are reproducible.
-private struct LatencyTestRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -46,7 +46,7 @@ final class AttemptLoop: ResponseSource, ResponseSink {
     private var waitTimer: Scheduled<Void>?
     private var deadlineTimer: Scheduled<Void>?
     private var lastFailure: ResponseFailure?
-    private var randomState: UInt64
+    private var random: SplitMix64
 
     private enum Phase {
         case idle
@@ -66,7 +66,7 @@ final class AttemptLoop: ResponseSource, ResponseSink {
         self.fallbacks = fallbacks
         self.lastResorts = lastResorts
         self.eventLoop = eventLoop
-        self.randomState = call.randomBits ^ 0xA076_1D64_78BD_642F
+        self.random = SplitMix64(seed: call.randomBits ^ 0xA076_1D64_78BD_642F)
         self.planner = AttemptPlanner(retry: retry, candidateCount: 1 + fallbacks.count, deadline: call.deadlineNanos.map { $0 / 1_000_000 })
     }
 
@@ -421,12 +421,7 @@ final class AttemptLoop: ResponseSource, ResponseSink {
     }
 
     private func nextRandom() -> UInt64 {
-        // splitmix64: a cheap, well-mixed stream from the call's random bits.
-        randomState &+= 0x9E37_79B9_7F4A_7C15
-        var z = randomState
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        random.next()
     }
 
     /// Statuses worth another try: the provider did not act on the request, or asks for a wait.
