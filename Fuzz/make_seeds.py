@@ -261,6 +261,16 @@ TRANSLATE_RESPONSES = [
         "id": "msg_2", "type": "message", "role": "assistant", "model": "claude-opus-4-1", "stop_reason": "max_tokens",
         "content": [{"type": "thinking", "thinking": "x"}, {"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
         "usage": {"input_tokens": 9007199254740993, "cache_read_input_tokens": 1.0e15, "cache_creation_input_tokens": 3, "output_tokens": 2}})),
+    # Counts at the edges of Int (a hostile upstream's): one mutation from an overflow.
+    ("response-anthropic-usage-edge", RESPONSE_ANTHROPIC, 0, compact({
+        "id": "msg_3", "type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514", "stop_reason": "end_turn",
+        "content": [{"type": "text", "text": "a"}],
+        "usage": {"input_tokens": 9223372036854775807, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0, "output_tokens": 0}})),
+    ("response-openai-usage-edge", RESPONSE_OPENAI, 0, compact({
+        "id": "chatcmpl-3", "object": "chat.completion", "model": "gpt-4o",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "a"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": -9223372036854775808, "completion_tokens": 0, "total_tokens": 0,
+                  "prompt_tokens_details": {"cached_tokens": 0}}})),
     ("response-not-json", RESPONSE_ANTHROPIC, 0, "<html>502 Bad Gateway</html>"),
 ]
 TRANSLATE_ERRORS = [
@@ -282,6 +292,12 @@ TRANSLATE_STREAMS = [
     ("stream-openai-text-cr", STREAM_OPENAI, 0, openai_stream("\r")),
     ("stream-anthropic-cut", STREAM_ANTHROPIC, 1, named_stream(ANTHROPIC_EVENTS, "\n")[:-40]),
     ("stream-openai-cut", STREAM_OPENAI, 1, openai_stream("\n")[:-30]),
+    ("stream-anthropic-usage-edge", STREAM_ANTHROPIC, 0, named_stream([
+        ("message_start", {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
+                           "model": "claude-sonnet-4-20250514", "content": [],
+                           "usage": {"input_tokens": 9223372036854775807, "cache_read_input_tokens": 0, "output_tokens": 0}}}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 0}}),
+        ("message_stop", {"type": "message_stop"})], "\n")),
     ("stream-anthropic-error", STREAM_ANTHROPIC, 0, named_stream(ANTHROPIC_EVENTS[:3], "\n") + STREAMS["errors"]),
     ("stream-openai-error", STREAM_OPENAI, 0, openai_stream("\n")[:300] + "\n\n" + STREAMS["errors"] + STREAMS["multiline-data"]),
 ]
