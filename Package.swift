@@ -132,6 +132,7 @@ if ProcessInfo.processInfo.environment["SLUICE_FUZZ"] != nil {
         ("FuzzSSE", ["SluiceWire", nioCore]),
         ("FuzzPreface", ["SluiceWire"]),
         ("FuzzPolicy", ["SluicePolicy"]),
+        ("FuzzTranslate", ["SluiceTranslate", "SluiceWire", nioCore]),
     ]
     for target in fuzzTargets {
         package.targets.append(.executableTarget(name: target.name, dependencies: target.dependencies, path: "Fuzz/\(target.name)"))

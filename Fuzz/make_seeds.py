@@ -180,3 +180,126 @@ BROKEN = {
 }
 for name, text in BROKEN.items():
     write("FuzzPolicy", name, text)
+
+# FuzzTranslate: a selector byte (bits 0-2: 0/1 request OpenAI→Anthropic / Anthropic→OpenAI,
+# 2/3 response Anthropic→OpenAI / OpenAI→Anthropic, 4/5 error body OpenAI→Anthropic /
+# Anthropic→OpenAI, 6/7 stream Anthropic→OpenAI / OpenAI→Anthropic; bits 3-7: upstream
+# model, status index or "translate the unfinished last event"), then the body or stream.
+REQUEST_OPENAI, REQUEST_ANTHROPIC, RESPONSE_ANTHROPIC, RESPONSE_OPENAI = 0, 1, 2, 3
+ERROR_OPENAI, ERROR_ANTHROPIC, STREAM_ANTHROPIC, STREAM_OPENAI = 4, 5, 6, 7
+FIXTURES = os.path.join(ROOT, "Tests", "SluiceTranslateTests", "Fixtures")
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name), "rb") as f:
+        return f.read()
+
+
+def translate_seed(name, selector, variant, data):
+    if isinstance(data, str):
+        data = data.encode()
+    write("FuzzTranslate", name, bytes([selector | (variant << 3)]) + data)
+
+
+IMAGE = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+TRANSLATE_REQUESTS = [
+    ("request-openai-tools", REQUEST_OPENAI, 0, fixture("openai-request-tools.json")),
+    ("request-anthropic-tools", REQUEST_ANTHROPIC, 1, fixture("anthropic-request-tools.json")),
+    ("request-openai-chat", REQUEST_OPENAI, 2, BODIES["openai-chat"]),
+    ("request-openai-chat-pretty", REQUEST_OPENAI, 3, BODIES["openai-chat-pretty"]),
+    ("request-anthropic-messages", REQUEST_ANTHROPIC, 0, BODIES["anthropic-messages"]),
+    ("request-openai-parts", REQUEST_OPENAI, 0, compact({
+        "model": "gpt-4o", "max_completion_tokens": 300, "stop": ["END", "\n\n"], "top_p": 0.9, "user": "u-7",
+        "parallel_tool_calls": False, "stream": True, "stream_options": {"include_usage": False},
+        "messages": [{"role": "developer", "content": "Answer in French."},
+                     {"role": "user", "content": [{"type": "text", "text": "What is this?"},
+                                                  {"type": "image_url", "image_url": {"url": IMAGE, "detail": "low"}},
+                                                  {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}}]},
+                     {"role": "assistant", "content": None,
+                      "tool_calls": [{"id": "call.1/x", "type": "function", "function": {"name": "look", "arguments": "{\"q\":\"cat\"}"}},
+                                     {"id": "call_2", "type": "function", "function": {"name": "look", "arguments": "{}"}}]},
+                     {"role": "tool", "tool_call_id": "call.1/x", "content": "a cat"},
+                     {"role": "tool", "tool_call_id": "call_2", "content": [{"type": "text", "text": "a dog"}]},
+                     {"role": "system", "content": "Late system note."}],
+        "tools": [{"type": "function", "function": {"name": "look", "description": "Looks", "strict": True,
+                                                    "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}],
+        "tool_choice": {"type": "function", "function": {"name": "look"}}})),
+    ("request-openai-refused-n", REQUEST_OPENAI, 0, compact({"model": "gpt-4o", "n": 2, "messages": [{"role": "user", "content": "hi"}]})),
+    ("request-openai-refused-format", REQUEST_OPENAI, 0, compact({
+        "model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "logprobs": True, "top_logprobs": 2,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}, "temperature": 1.5,
+        "frequency_penalty": 0.5, "functions": [], "modalities": ["text", "audio"]})),
+    ("request-anthropic-parts", REQUEST_ANTHROPIC, 1, compact({
+        "model": "claude-3-5-haiku-latest", "max_tokens": 512, "stream": True, "temperature": 0.5, "top_p": 0.8,
+        "stop_sequences": ["###"], "metadata": {"user_id": "u-9"}, "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "system": "Be short.",
+        "tools": [{"name": "get_weather", "description": "Weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+        "tool_choice": {"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True},
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "Weather?", "cache_control": {"type": "ephemeral"}},
+                                                   {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": IMAGE.split(",")[1]}},
+                                                   {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}]},
+                     {"role": "assistant", "content": [{"type": "thinking", "thinking": "hmm", "signature": "s"},
+                                                        {"type": "text", "text": "Checking."},
+                                                        {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Paris"}}]},
+                     {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01", "content": "Sunny", "is_error": False},
+                                                   {"type": "text", "text": "Thanks"}]}]})),
+    ("request-anthropic-refused", REQUEST_ANTHROPIC, 0, compact({
+        "model": "claude-sonnet-4-20250514", "max_tokens": 10, "top_k": 5, "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"type": "web_search_20250305", "name": "web_search"}], "mcp_servers": []})),
+    ("request-not-object", REQUEST_OPENAI, 0, '["messages"]'),
+]
+TRANSLATE_RESPONSES = [
+    ("response-anthropic-tool-use", RESPONSE_ANTHROPIC, 0, fixture("anthropic-response-tool-use.json")),
+    ("response-openai-tool-calls", RESPONSE_OPENAI, 0, fixture("openai-response-tool-calls.json")),
+    ("response-anthropic-text", RESPONSE_ANTHROPIC, 0, BODIES["anthropic-response"]),
+    ("response-openai-text", RESPONSE_OPENAI, 0, BODIES["openai-response"]),
+    ("response-openai-refusal", RESPONSE_OPENAI, 0, compact({
+        "id": "chatcmpl-2", "object": "chat.completion", "model": "gpt-4o",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": None, "refusal": "I can't."}, "finish_reason": "content_filter"}],
+        "usage": {"prompt_tokens": 9223372036854775807, "completion_tokens": 1, "total_tokens": 1}})),
+    ("response-anthropic-max-usage", RESPONSE_ANTHROPIC, 0, compact({
+        "id": "msg_2", "type": "message", "role": "assistant", "model": "claude-opus-4-1", "stop_reason": "max_tokens",
+        "content": [{"type": "thinking", "thinking": "x"}, {"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
+        "usage": {"input_tokens": 9007199254740993, "cache_read_input_tokens": 1.0e15, "cache_creation_input_tokens": 3, "output_tokens": 2}})),
+    # Counts at the edges of Int (a hostile upstream's): one mutation from an overflow.
+    ("response-anthropic-usage-edge", RESPONSE_ANTHROPIC, 0, compact({
+        "id": "msg_3", "type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514", "stop_reason": "end_turn",
+        "content": [{"type": "text", "text": "a"}],
+        "usage": {"input_tokens": 9223372036854775807, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0, "output_tokens": 0}})),
+    ("response-openai-usage-edge", RESPONSE_OPENAI, 0, compact({
+        "id": "chatcmpl-3", "object": "chat.completion", "model": "gpt-4o",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "a"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": -9223372036854775808, "completion_tokens": 0, "total_tokens": 0,
+                  "prompt_tokens_details": {"cached_tokens": 0}}})),
+    ("response-not-json", RESPONSE_ANTHROPIC, 0, "<html>502 Bad Gateway</html>"),
+]
+TRANSLATE_ERRORS = [
+    ("error-openai-rate-limit", ERROR_OPENAI, 8, compact({"error": {"message": "Rate limit reached", "type": "requests",
+                                                                   "param": None, "code": "rate_limit_exceeded"}})),
+    ("error-openai-invalid-key", ERROR_OPENAI, 1, compact({"error": {"message": "Incorrect API key", "type": "invalid_request_error",
+                                                                    "param": None, "code": "invalid_api_key"}})),
+    ("error-anthropic-overloaded", ERROR_ANTHROPIC, 13, compact({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"},
+                                                                "request_id": "req_1"})),
+    ("error-anthropic-invalid", ERROR_ANTHROPIC, 0, compact({"type": "error", "error": {"type": "invalid_request_error",
+                                                                                      "message": "max_tokens: Field required"}})),
+    ("error-html", ERROR_ANTHROPIC, 11, "<html><body>upstream connect error or disconnect/reset before headers</body></html>"),
+    ("error-empty", ERROR_OPENAI, 9, ""),
+]
+TRANSLATE_STREAMS = [
+    ("stream-anthropic-tool-use", STREAM_ANTHROPIC, 0, fixture("anthropic-stream-tool-use.sse")),
+    ("stream-openai-tool-calls", STREAM_OPENAI, 0, fixture("openai-stream-tool-calls.sse")),
+    ("stream-anthropic-text-crlf", STREAM_ANTHROPIC, 0, named_stream(ANTHROPIC_EVENTS, "\r\n")),
+    ("stream-openai-text-cr", STREAM_OPENAI, 0, openai_stream("\r")),
+    ("stream-anthropic-cut", STREAM_ANTHROPIC, 1, named_stream(ANTHROPIC_EVENTS, "\n")[:-40]),
+    ("stream-openai-cut", STREAM_OPENAI, 1, openai_stream("\n")[:-30]),
+    ("stream-anthropic-usage-edge", STREAM_ANTHROPIC, 0, named_stream([
+        ("message_start", {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
+                           "model": "claude-sonnet-4-20250514", "content": [],
+                           "usage": {"input_tokens": 9223372036854775807, "cache_read_input_tokens": 0, "output_tokens": 0}}}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 0}}),
+        ("message_stop", {"type": "message_stop"})], "\n")),
+    ("stream-anthropic-error", STREAM_ANTHROPIC, 0, named_stream(ANTHROPIC_EVENTS[:3], "\n") + STREAMS["errors"]),
+    ("stream-openai-error", STREAM_OPENAI, 0, openai_stream("\n")[:300] + "\n\n" + STREAMS["errors"] + STREAMS["multiline-data"]),
+]
+for name, selector, variant, data in TRANSLATE_REQUESTS + TRANSLATE_RESPONSES + TRANSLATE_ERRORS + TRANSLATE_STREAMS:
+    translate_seed(name, selector, variant, data)
