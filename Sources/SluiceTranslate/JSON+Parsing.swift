@@ -115,7 +115,10 @@ private struct JSONParser {
             return parser.index - from
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-        guard digits(&self) > 0 else { throw failure() }
+        let integerStart = index
+        let integerDigits = digits(&self)
+        // RFC 8259: no leading zeros (`01`, `-00`): the text is written back verbatim.
+        guard integerDigits > 0, integerDigits == 1 || bytes[integerStart] != UInt8(ascii: "0") else { throw failure() }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
             guard digits(&self) > 0 else { throw failure() }

@@ -38,18 +38,24 @@ struct UsageCounts: Equatable {
         self.cacheCreationTokens = cacheCreationTokens
     }
 
+    /// A count a provider sent, as a count: never negative, and far from `Int`'s limits so
+    /// sums cannot overflow (a hostile or broken upstream must not crash the sidecar).
+    static func count(_ value: JSON?) -> Int {
+        min(max(value?.intValue ?? 0, 0), Int(Int32.max))
+    }
+
     init(openAI usage: JSONObject) {
-        promptTokens = usage["prompt_tokens"]?.intValue ?? 0
-        completionTokens = usage["completion_tokens"]?.intValue ?? 0
-        cacheReadTokens = usage["prompt_tokens_details"]?.objectValue?["cached_tokens"]?.intValue ?? 0
+        promptTokens = Self.count(usage["prompt_tokens"])
+        completionTokens = Self.count(usage["completion_tokens"])
+        cacheReadTokens = Self.count(usage["prompt_tokens_details"]?.objectValue?["cached_tokens"])
     }
 
     /// Anthropic's `input_tokens` leaves out the cached parts; `prompt_tokens` includes them.
     init(anthropic usage: JSONObject) {
-        cacheReadTokens = usage["cache_read_input_tokens"]?.intValue ?? 0
-        cacheCreationTokens = usage["cache_creation_input_tokens"]?.intValue ?? 0
-        promptTokens = (usage["input_tokens"]?.intValue ?? 0) + cacheReadTokens + cacheCreationTokens
-        completionTokens = usage["output_tokens"]?.intValue ?? 0
+        cacheReadTokens = Self.count(usage["cache_read_input_tokens"])
+        cacheCreationTokens = Self.count(usage["cache_creation_input_tokens"])
+        promptTokens = Self.count(usage["input_tokens"]) + cacheReadTokens + cacheCreationTokens
+        completionTokens = Self.count(usage["output_tokens"])
     }
 
     var openAI: JSONObject {
