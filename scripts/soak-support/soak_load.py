@@ -141,6 +141,7 @@ class Tally:
     examples: list = field(default_factory=list)      # a few failures, for the report
     request_ids: list = field(default_factory=list)
     latencies: list = field(default_factory=list)
+    stopped_early: str | None = None                  # why the load stopped before its time
 
     def failures(self) -> int:
         return (sum(self.client_errors.values()) + sum(self.bad_bodies.values())
@@ -212,7 +213,7 @@ async def client_loop(no: int, base_url: str, http2: bool, deadline: float, tall
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with httpx.AsyncClient(base_url=base_url, http1=not http2, http2=http2, limits=limits, timeout=timeout) as client:
         seq = 0
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and tally.stopped_early is None:
             await one_request(client, tally, rng, fault_rate, seq, no)
             seq += 1
 
@@ -220,7 +221,8 @@ async def client_loop(no: int, base_url: str, http2: bool, deadline: float, tall
 async def run(base_url: str, clients: int, h2_clients: int, seconds: float, seed: int, fault_rate: float,
               timeout: float, on_tick, tick: float = 1.0) -> Tally:
     """Runs the clients for ``seconds`` (in-flight requests then finish); calls
-    ``on_tick(elapsed, tally)`` every ``tick`` seconds while they run."""
+    ``on_tick(elapsed, tally)`` every ``tick`` seconds while they run. ``on_tick`` may set
+    ``tally.stopped_early`` to stop the clients (the sidecar died, say)."""
     tally = Tally()
     started = time.monotonic()
     deadline = started + seconds
