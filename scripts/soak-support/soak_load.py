@@ -141,6 +141,7 @@ class Tally:
     examples: list = field(default_factory=list)      # a few failures, for the report
     request_ids: list = field(default_factory=list)
     latencies: list = field(default_factory=list)
+    client_error_ids: list = field(default_factory=list)  # (request id, the same client's previous one or None)
     stopped_early: str | None = None                  # why the load stopped before its time
 
     def failures(self) -> int:
@@ -150,6 +151,12 @@ class Tally:
     def note(self, what: str, rid: str, kind: str, fault: str, detail: str) -> None:
         if len(self.examples) < 12:
             self.examples.append(f"{what}: {rid} {kind} fault={fault}: {detail[:300]}")
+
+
+def previous_rid(rid: str) -> str | None:
+    """The request id the same client sent before ``rid`` (on the same connection, unless it was closed)."""
+    prefix, _, seq = rid.rpartition("-")
+    return f"{prefix}-{int(seq) - 1:07d}" if int(seq) > 0 else None
 
 
 async def one_request(client: httpx.AsyncClient, tally: Tally, rng: random.Random, fault_rate: float, seq: int, client_no: int) -> None:
@@ -178,6 +185,7 @@ async def one_request(client: httpx.AsyncClient, tally: Tally, rng: random.Rando
         where = "before the head" if status is None else f"after a {status} head"
         name = f"{type(error).__name__} {where}"
         tally.client_errors[name] += 1
+        tally.client_error_ids.append((rid, previous_rid(rid)))
         tally.note("client error", rid, kind, fault, f"{name}: {error!r}")
         return
     tally.latencies.append(time.monotonic() - started)
