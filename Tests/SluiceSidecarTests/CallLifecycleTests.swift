@@ -54,7 +54,7 @@ import SluiceWire
         requested(&lifecycle)
         #expect(run(&lifecycle, [.sourceReady(duringRead: false), .sourceHead(status: 200, isEventStream: true), .sourceEnd(complete: false)])
             == [.startSource, .sendStreamHead, .endBrokenStream(.upstreamError)])
-        #expect(lifecycle.closeAfterResponse)
+        #expect(lifecycle.closeAfterResponse == false) // framing intact: keep-alive goes on
     }
 
     @Test(arguments: [(UpstreamFailureKind.timeout, SluiceErrorCode.upstreamTimeout), (.connect, .upstreamError), (.closed, .upstreamError), (.protocolError, .upstreamError)])
@@ -79,7 +79,9 @@ import SluiceWire
         requested(&lifecycle)
         #expect(run(&lifecycle, [.sourceReady(duringRead: false), .sourceHead(status: 200, isEventStream: true), .sourceBody(bytes: 1, reserved: true), .sourceFailed(.timeout)])
             == [.startSource, .sendStreamHead, .relayBody, .endBrokenStream(.upstreamTimeout)])
-        #expect(lifecycle.closeAfterResponse)
+        // The error event and the final chunk keep the framing intact: keep-alive goes on
+        // (closing lost the client's next request on the connection; found by scripts/soak).
+        #expect(lifecycle.closeAfterResponse == false)
     }
 
     @Test func oversizedJSONIsRelayedAndABreakAborts() {

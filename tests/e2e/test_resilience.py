@@ -548,3 +548,18 @@ def test_metrics_expose_attempts_and_breakers_to_promtool(sidecar, mock):
     text = httpx.get(f"http://127.0.0.1:{sidecar.admin}/metrics", timeout=5).text
     assert "sluice_upstream_attempts_total{" in text
     assert "sluice_circuit_state{" in text
+
+
+def test_the_connection_stays_usable_after_a_broken_stream(sidecar, mock):
+    """A cut stream ends with an error event and the final chunk; the keep-alive connection
+    then serves the client's next request (closing it lost that request; found by the soak)."""
+    first = support.request_bytes("/v1/chat/completions", chat_body("retry-chat", stream=True), {"x-mock-reset": "mid"})
+    second = support.request_bytes("/v1/chat/completions", chat_body("retry-chat"))
+    with support.RawConnection(sidecar.egress) as connection:
+        connection.send(first)
+        broken = connection.read_response()
+        assert broken.status == 200 and '"upstream_error"' in broken.body.decode()
+        connection.send(second)
+        answer = connection.read_response()
+        assert answer.status == 200
+        assert json.loads(answer.body)["choices"][0]["message"]["content"]

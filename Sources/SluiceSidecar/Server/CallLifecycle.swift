@@ -195,11 +195,10 @@ struct CallLifecycle {
                 return .sendHeldAnswer
             case .streaming(events: true):
                 response = .ended
-                if !complete {
-                    closeAfterResponse = true
-                    return .endBrokenStream(.upstreamError)
-                }
-                return .endStream
+                // A cut event stream still ends with intact HTTP framing (an error event,
+                // then the final chunk): the connection stays usable. Closing it would lose
+                // the client's next request on it, which it has every right to send.
+                return complete ? .endStream : .endBrokenStream(.upstreamError)
             case .streaming(events: false):
                 response = .ended
                 return .endStream
@@ -219,7 +218,6 @@ struct CallLifecycle {
                 return .answerWithError(code)
             case .streaming(events: true):
                 response = .ended
-                closeAfterResponse = true
                 return .endBrokenStream(code)
             case .streaming(events: false):
                 response = .ended
