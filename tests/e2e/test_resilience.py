@@ -66,6 +66,7 @@ models:
   d-cheap: {{ provider: oa, upstream_model: up-cheap, prices: {{ input: 0.5, output: 1 }} }}
   t-primary: {{ provider: oa, upstream_model: up-slow, prices: {{ input: 1, output: 2 }} }}
   t-fallback: {{ provider: oa, upstream_model: up-slow-fallback, prices: {{ input: 1, output: 2 }} }}
+  claude-slow: {{ provider: an, upstream_model: claude-slow-up, prices: {{ input: 3, output: 15 }} }}
   r-az: {{ provider: az, upstream_model: az-up, prices: {{ input: 1, output: 2 }} }}
   r-dead: {{ provider: dead, prices: {{ input: 1, output: 2 }} }}
 routes:
@@ -98,6 +99,11 @@ routes:
     targets: [ {{ model: t-primary }} ]
     fallbacks: [ t-fallback ]
     timeouts: {{ head: 700ms, first_token: 400ms, total: 10s }}
+  - name: slow-claude
+    match: {{ model: slow-messages }}
+    targets: [ {{ model: claude-slow }} ]
+    fallbacks: [ claude-x ]
+    timeouts: {{ first_token: 400ms }}
   - name: static
     match: {{ model: static-chat }}
     targets: [ {{ model: r-dead }} ]
@@ -563,3 +569,25 @@ def test_the_connection_stays_usable_after_a_broken_stream(sidecar, mock):
         answer = connection.read_response()
         assert answer.status == 200
         assert json.loads(answer.body)["choices"][0]["message"]["content"]
+
+
+def test_tokens_an_abandoned_stream_reported_are_still_counted(sidecar, mock):
+    """Anthropic's message_start carries the input tokens before the first token: a stream
+    dropped for a slow first token has been billed for them, so the call counts them."""
+    faults(mock, "claude-slow-up", [{"ttft_ms": 3000}])
+    rid = new_request_id("abandoned-usage")
+    with anthropic_client(sidecar) as client:
+        with client.messages.stream(
+            model="slow-messages", max_tokens=32, messages=[{"role": "user", "content": "count me twice"}],
+            extra_headers={"x-request-id": rid},
+        ) as stream:
+            final = stream.get_final_message()
+    line = sidecar.log_for(rid)
+    assert [a["outcome"] for a in line["attempts"]] == ["timeout", "ok"]
+    stats = mock.stats()
+    slow = support.sent_usage(stats, "claude-slow-up")
+    served_by_fallback = support.sent_usage(stats, "claude-up")
+    assert slow[0] > 0
+    assert line["input_tokens"] == slow[0] + served_by_fallback[0]
+    assert line["output_tokens"] == slow[1] + served_by_fallback[1]
+    assert final.usage.input_tokens == served_by_fallback[0]

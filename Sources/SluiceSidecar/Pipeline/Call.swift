@@ -81,6 +81,9 @@ public struct Attempt: Sendable {
     public var endNanos: UInt64?
     /// How the attempt ended, as logged and counted (`ok`, `error_status`, a failure kind…).
     public var outcome: AttemptOutcome?
+    /// Usage an abandoned attempt reported before it was dropped (a stream's preamble
+    /// carries its input tokens): the provider bills it, so the call counts it too.
+    public var usage: TokenUsage?
 
     public init(target: ResolvedModel, startNanos: UInt64, hideInjectedUsage: Bool = false, translated: Bool = false) {
         self.target = target
@@ -226,6 +229,21 @@ public final class Call {
 
     /// When the first upstream attempt started.
     public var upstreamStartNanos: UInt64? { attempts.first?.startNanos }
+
+    /// Every token the providers reported for this call: the answer's usage plus what
+    /// abandoned attempts reported. Nil when none reported any.
+    public var billedUsage: TokenUsage? {
+        var total = usage
+        for attempt in attempts {
+            guard let extra = attempt.usage else { continue }
+            var sum = total ?? TokenUsage()
+            sum.inputTokens += extra.inputTokens
+            sum.outputTokens += extra.outputTokens
+            sum.cachedInputTokens += extra.cachedInputTokens
+            total = sum
+        }
+        return total
+    }
 }
 
 /// A response Sluice makes itself instead of calling upstream: JSON by default, or any

@@ -318,6 +318,7 @@ final class AttemptLoop: ResponseSource, ResponseSink {
     func sourceDidFail(_ failure: ResponseFailure) {
         switch phase {
         case .attempting:
+            keepUsageOfHeldParts()
             let kind = failure.kind
             // A full connection queue or a request a stale connection never delivered is
             // not the target's fault.
@@ -361,6 +362,7 @@ final class AttemptLoop: ResponseSource, ResponseSink {
     private func firstTokenLate(after milliseconds: Int) {
         firstTokenTimer = nil
         guard case .attempting = phase, heldHead != nil else { return }
+        keepUsageOfHeldParts()
         heldHead = nil
         heldParts = []
         heldBytes = 0
@@ -370,6 +372,21 @@ final class AttemptLoop: ResponseSource, ResponseSink {
         endAttempt(.timeout, breaker: .failure)
         lastFailure = failure
         attemptFailed(.init(retrySameTarget: false))
+    }
+
+    /// A stream dropped before its first token may have reported usage already (Anthropic's
+    /// `message_start` carries the input tokens): the provider bills it, so it is kept on
+    /// the attempt.
+    private func keepUsageOfHeldParts() {
+        guard let index = attemptIndex, !heldParts.isEmpty else { return }
+        var tracker = StreamUsageTracker(family: call.family, hideInjectedUsage: false)
+        var splitter = SSEEventSplitter()
+        let allocator = ByteBufferAllocator()
+        for part in heldParts {
+            _ = splitter.append(part) { event in _ = tracker.observe(event, allocator: allocator) }
+        }
+        if let rest = splitter.takePartialEvent() { _ = tracker.observe(rest, allocator: allocator) }
+        call.attempts[index].usage = tracker.usage
     }
 
     // MARK: Helpers

@@ -61,9 +61,11 @@ public struct AccessLogStage: CallStage {
         line.add("fallback", call.fallback)
         line.add("error_code", call.errorCode?.rawValue)
         line.add("upstream_failure", call.upstreamFailure?.rawValue)
-        line.add("input_tokens", call.usage?.inputTokens)
-        line.add("output_tokens", call.usage?.outputTokens)
-        line.add("cached_input_tokens", call.usage?.cachedInputTokens)
+        // Billed tokens: the answer's plus what abandoned attempts reported.
+        let usage = call.billedUsage
+        line.add("input_tokens", usage?.inputTokens)
+        line.add("output_tokens", usage?.outputTokens)
+        line.add("cached_input_tokens", usage?.cachedInputTokens)
         if let cost = call.costUSD { line.addRaw("cost_usd", AccountStage.format(cost)) }
         // A priced endpoint that answered 2xx but reported no usage: worth an alert, since
         // the call cost money that no counter saw.

@@ -26,9 +26,19 @@ public struct AccountStage: CallStage {
         price(call)
     }
 
+    /// The answer's usage at the serving model's prices, plus each abandoned attempt's
+    /// usage at its own model's prices.
     private func price(_ call: Call) {
-        guard call.costUSD == nil, let usage = call.usage, let model = call.target else { return }
-        call.costUSD = AccountStage.cost(of: usage, at: model.prices)
+        guard call.costUSD == nil else { return }
+        var total: Double?
+        if let usage = call.usage, let model = call.target {
+            total = AccountStage.cost(of: usage, at: model.prices)
+        }
+        for attempt in call.attempts {
+            guard let usage = attempt.usage else { continue }
+            total = (total ?? 0) + AccountStage.cost(of: usage, at: attempt.target.prices)
+        }
+        call.costUSD = total
     }
 
     /// USD for `usage` at `prices` (per million tokens).

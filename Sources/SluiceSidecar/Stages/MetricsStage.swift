@@ -54,19 +54,29 @@ public struct MetricsStage: CallStage {
             handles.upstreamAttempts(attempt.target, outcome: outcome).increment()
             if index > 0 { handles.retries(provider: attempt.target.provider.name).increment() }
         }
-        guard let usage = call.usage else { return }
-        let spendShape = SpendShape(
-            provider: shape.provider, model: shape.model,
-            tenant: handles.admit(call.attribution.tenant, through: metrics.tenants),
-            feature: handles.admit(call.attribution.feature, through: metrics.features)
-        )
+        guard call.usage != nil || call.attempts.contains(where: { $0.usage != nil }) else { return }
+        let tenant = handles.admit(call.attribution.tenant, through: metrics.tenants)
+        let feature = handles.admit(call.attribution.feature, through: metrics.features)
+        if let usage = call.usage {
+            let cost = call.target.map { AccountStage.cost(of: usage, at: $0.prices) } ?? 0
+            count(usage, cost: cost, in: SpendShape(provider: shape.provider, model: shape.model, tenant: tenant, feature: feature), handles: handles)
+        }
+        // Abandoned attempts' tokens, under the model that reported them.
+        for attempt in call.attempts {
+            guard let usage = attempt.usage else { continue }
+            let cost = AccountStage.cost(of: usage, at: attempt.target.prices)
+            count(usage, cost: cost, in: SpendShape(provider: attempt.target.provider.name, model: attempt.target.name, tenant: tenant, feature: feature), handles: handles)
+        }
+    }
+
+    private func count(_ usage: TokenUsage, cost: Double, in spendShape: SpendShape, handles: MetricHandles) {
         let spend = handles.spend(spendShape)
         if usage.inputTokens > 0 { spend.input.increment(by: Int64(usage.inputTokens)) }
         if usage.outputTokens > 0 { spend.output.increment(by: Int64(usage.outputTokens)) }
         if usage.cachedInputTokens > 0 {
             handles.cachedInputTokens(spendShape).increment(by: Int64(usage.cachedInputTokens))
         }
-        if let cost = call.costUSD, cost > 0 { spend.cost.increment(by: cost) }
+        if cost > 0 { spend.cost.increment(by: cost) }
     }
 
     static func statusClass(_ status: Int) -> String {
