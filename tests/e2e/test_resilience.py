@@ -591,3 +591,19 @@ def test_tokens_an_abandoned_stream_reported_are_still_counted(sidecar, mock):
     assert line["input_tokens"] == slow[0] + served_by_fallback[0]
     assert line["output_tokens"] == slow[1] + served_by_fallback[1]
     assert final.usage.input_tokens == served_by_fallback[0]
+
+
+def test_a_json_answer_broken_mid_body_fails_over_unseen(sidecar, mock):
+    """A non-stream answer is held until it ends while a fallback could still answer: a
+    reset mid-body then fails over instead of becoming a 502."""
+    faults(mock, "up-primary", [{"reset": "mid"}])
+    rid = new_request_id("json-mid")
+    with openai_client(sidecar) as client:
+        raw = client.chat.completions.with_raw_response.create(
+            model="retry-chat", messages=[{"role": "user", "content": "hi"}], extra_headers={"x-request-id": rid},
+        )
+    assert raw.parse().choices[0].message.content
+    assert raw.headers["x-sluice-model"] == "r-fallback"
+    line = sidecar.log_for(rid)
+    assert [a["outcome"] for a in line["attempts"]] == ["broken_stream", "ok"]
+    assert line["outcome"] == "completed"

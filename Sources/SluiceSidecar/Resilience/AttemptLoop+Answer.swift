@@ -55,12 +55,32 @@ extension AttemptLoop {
             }
             return
         }
+        if (200..<300).contains(status), canStillAnswerOtherwise {
+            // A whole answer (JSON) is held until it ends when another target or a last
+            // resort could still answer: one that breaks mid-body then fails over unseen.
+            // Only references to the parts are kept; past `maxHeldAnswerBytes` it flows.
+            heldHead = head
+            holdingWholeAnswer = true
+            return
+        }
         accept(head)
+    }
+
+    /// Whether a failure of this attempt could still be answered by another candidate
+    /// or a last resort.
+    var canStillAnswerOtherwise: Bool {
+        planner.candidate + 1 < planner.candidateCount || hasLastResort
     }
 
     func sourceDidEmitBody(_ part: ByteBuffer) {
         switch phase {
         case .attempting:
+            if holdingWholeAnswer {
+                heldParts.append(part)
+                heldBytes += part.readableBytes
+                if heldBytes > Self.maxHeldAnswerBytes { releaseHeld() }
+                return
+            }
             if firstTokenTimer != nil {
                 heldParts.append(part)
                 heldBytes += part.readableBytes
@@ -133,6 +153,7 @@ extension AttemptLoop {
     func releaseHeld() {
         firstTokenTimer?.cancel()
         firstTokenTimer = nil
+        holdingWholeAnswer = false
         let parts = heldParts
         heldParts = []
         heldBytes = 0

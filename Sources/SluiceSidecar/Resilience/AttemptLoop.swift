@@ -41,6 +41,13 @@ final class AttemptLoop: ResponseSource, ResponseSink {
     var firstTokenTimer: Scheduled<Void>?
     /// Most preamble bytes held before the stream is let through anyway.
     static let maxHeldBytes = 64 * 1024
+    /// A whole (non-stream) answer held while failover is still possible: most bytes.
+    /// Small on purpose — these bytes are outside the memory budget until they flow, and
+    /// 4,096 connections × 64 KiB stays within the budget's default — and most chat
+    /// answers fit.
+    static let maxHeldAnswerBytes = 64 * 1024
+    /// Whether the current attempt's whole answer is being held until it ends.
+    var holdingWholeAnswer = false
     var phase: Phase = .idle
     var demand = true
     var waitTimer: Scheduled<Void>?
@@ -165,6 +172,7 @@ final class AttemptLoop: ResponseSource, ResponseSink {
         heldHead = nil
         heldParts = []
         heldBytes = 0
+        holdingWholeAnswer = false
         firstTokenTimer?.cancel()
         firstTokenTimer = nil
         let now = monotonicMilliseconds()
