@@ -253,8 +253,8 @@ private let retriesTrap = ConditionTrait.enabled(if: true)
         #expect(provider.attempts.count == 1)
     }
 
-    @Test func aJSONAnswerIsRelayedFromItsHead() throws {
-        let (call, source) = try makeLoop(retry: RetrySettings(attempts: 3, backoffMilliseconds: 0))
+    @Test func aJSONAnswerIsRelayedFromItsHeadWhenNothingElseCouldAnswer() throws {
+        let (call, source) = try makeLoop(retry: RetrySettings(attempts: 3, backoffMilliseconds: 0), fallbacks: [])
         source.start(sink: sink)
         provider.attempts[0].head(200)
         #expect(sink.log == ["head 200"])
@@ -262,6 +262,23 @@ private let retriesTrap = ConditionTrait.enabled(if: true)
         #expect(sink.log == ["head 200", "fail broken_stream"])
         #expect(provider.attempts.count == 1)
         #expect(call.attempts.map(\.outcome) == [.brokenStream])
+    }
+
+    @Test func aJSONAnswerIsHeldWhileAFallbackCouldAnswerAndABreakFailsOver() throws {
+        let (call, source) = try makeLoop(retry: RetrySettings(attempts: 3, backoffMilliseconds: 0))
+        source.start(sink: sink)
+        provider.attempts[0].head(200)
+        provider.attempts[0].body("{\"half\":")
+        #expect(sink.log.isEmpty) // held: nothing has reached the client
+        provider.attempts[0].fail(.brokenStream)
+        #expect(provider.attempts.count == 2) // failed over at once, not retried
+        #expect(sink.log.isEmpty)
+        provider.attempts[1].head(200)
+        provider.attempts[1].body("{}")
+        provider.attempts[1].end()
+        #expect(sink.log == ["head 200", "body {}", "end"])
+        #expect(call.attempts.map(\.outcome) == [.brokenStream, .ok])
+        #expect(call.attempts.map(\.target.name) == ["primary", "backup"])
     }
 
     @Test func aClientErrorIsRelayedNotRetried() throws {
