@@ -96,6 +96,7 @@ public final class Sidecar: Service, Sendable {
     let logger: Logger
     private let reclaimer: MemoryReclaimer
     let lastCredentialProblems = NIOLockedValueBox<[String]>([])
+    let credentialWatch = NIOLockedValueBox(CredentialWatch.Slot())
     /// Bytes held for request bodies and held answers, across all calls.
     public let memory: MemoryBudget
     /// The sidecar's metrics registry, served at the admin listener's `/metrics`.
@@ -196,19 +197,11 @@ public final class Sidecar: Service, Sendable {
         // not a `Task.sleep` loop: a pending `Task.sleep` keeps a dispatch timer waking
         // the process every second. Reading a Secret file is a few microseconds of
         // blocking I/O, done on one event loop.
-        let files = live.withLockedValue { $0.policy }.providers.values.compactMap { provider -> String? in
-            if case .file(let path)? = provider.credential { return path }
-            return nil
-        }
-        let watcher = files.isEmpty ? nil : FileChangeWatcher.start(paths: files) { [weak self] in self?.refreshCredentials() }
-        let interval = TimeAmount(watcher == nil ? configuration.credentialRefreshInterval : configuration.credentialSafetyPollInterval)
-        let refresh = files.isEmpty ? nil : eventLoopGroup.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            self.refreshCredentials()
-        }
+        // A reload that changes which files hold credentials re-arms the watch.
+        watchCredentialFiles()
         let policyWatch = watchPolicyFile()
         try? await gracefulShutdown()
-        refresh?.cancel()
-        watcher?.stop()
+        stopWatchingCredentialFiles()
         policyWatch?.stop()
         // A check already queued sees the sidecar not ready and does nothing.
         ready.withLockedValue { $0 = false }
@@ -248,6 +241,7 @@ public final class Sidecar: Service, Sendable {
     /// Closes listeners and pools and flushes the access log (no draining).
     public func shutdown() async {
         ready.withLockedValue { $0 = false }
+        stopWatchingCredentialFiles()
         await egress.stopAccepting()
         await admin.close()
         for context in loops.all {
@@ -285,6 +279,31 @@ public final class Sidecar: Service, Sendable {
         guard changed else { return }
         logger.info("provider credentials changed; new calls use them", metadata: ["providers": "\(fresh.secrets.keys.sorted())"])
         for context in loops.all { context.update(credentials: fresh) }
+    }
+
+    /// Watches the credential files of the policy in force, replacing the watch when the
+    /// set of files changed (a reload added or dropped one). Not after shutdown began.
+    func watchCredentialFiles() {
+        let files = Set(live.withLockedValue { $0.policy }.providers.values.compactMap { provider -> String? in
+            if case .file(let path)? = provider.credential { return path }
+            return nil
+        })
+        credentialWatch.withLockedValue { slot in
+            guard !slot.closed, slot.watch?.files ?? [] != files else { return }
+            slot.watch?.stop()
+            slot.watch = files.isEmpty ? nil : CredentialWatch.start(
+                files: files, group: eventLoopGroup,
+                pollInterval: configuration.credentialRefreshInterval, safetyPollInterval: configuration.credentialSafetyPollInterval
+            ) { [weak self] in self?.refreshCredentials() }
+        }
+    }
+
+    func stopWatchingCredentialFiles() {
+        credentialWatch.withLockedValue { slot in
+            slot.closed = true
+            slot.watch?.stop()
+            slot.watch = nil
+        }
     }
 
     static func readSecretFile(_ path: String) -> String? {

@@ -117,6 +117,16 @@ def test_a_new_provider_gets_its_file_credential_on_reload(make_sidecar, mock, t
     assert chat_status(sidecar, "gpt-reloaded") == 200
     assert mock.stats()["last_request"]["headers"]["authorization"] == "Bearer sk-reload-key"
 
+    # The new provider's key file is watched from then on: a rotation is used within
+    # moments (the safety poll alone would take a minute).
+    replace_file(key, "sk-reload-key-v2\n")
+
+    def rotated() -> bool:
+        assert chat_status(sidecar, "gpt-reloaded") == 200
+        return mock.stats()["last_request"]["headers"]["authorization"] == "Bearer sk-reload-key-v2"
+
+    wait_until(rotated, 5.0, "the rotated key of the reloaded provider", sidecar.proc, interval=0.1)
+
 
 def test_a_bad_edit_is_logged_counted_and_ignored(make_sidecar, mock, tmp_path):
     path = new_policy(tmp_path, policy_text(mock.port, alias="old-alias"))

@@ -15,6 +15,32 @@ struct PolicyFileWatch {
     }
 }
 
+/// The credential files' watch: inotify on their directories plus a slow safety poll, or
+/// the poll alone where inotify is missing.
+struct CredentialWatch {
+    /// Where the sidecar keeps its watch; `closed` once shutdown began.
+    struct Slot {
+        var watch: CredentialWatch?
+        var closed = false
+    }
+
+    let files: Set<String>
+    let watcher: FileChangeWatcher?
+    let refresh: RepeatedTask
+
+    static func start(files: Set<String>, group: any EventLoopGroup, pollInterval: Duration, safetyPollInterval: Duration, refresh: @escaping @Sendable () -> Void) -> CredentialWatch {
+        let watcher = FileChangeWatcher.start(paths: files.sorted(), onChange: refresh)
+        let interval = TimeAmount(watcher == nil ? pollInterval : safetyPollInterval)
+        let task = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in refresh() }
+        return CredentialWatch(files: files, watcher: watcher, refresh: task)
+    }
+
+    func stop() {
+        refresh.cancel()
+        watcher?.stop()
+    }
+}
+
 extension Sidecar {
     /// Swaps in a new policy: compiles it (off the event loops: it may read CA files),
     /// re-reads credentials for its providers, then pushes both to every loop. Calls in
@@ -49,6 +75,9 @@ extension Sidecar {
                 "providers": "\(policy.providers.count)", "models": "\(policy.models.count)", "routes": "\(policy.routes.count)",
             ])
         }
+        // Outside the reload lock: stopping a watch waits for its thread, which may be
+        // waiting for that lock to refresh credentials.
+        watchCredentialFiles()
     }
 
     /// Checks the policy file (`configuration.policyFile`) on the reload queue: a changed,
