@@ -25,6 +25,12 @@ public struct SidecarConfiguration: Sendable {
     public var environment: [String: String]
     /// How long in-flight calls and streams may run on after SIGTERM before the sidecar exits.
     public var drainGracePeriod: Duration
+    /// The policy file to watch and reload live (nil: the policy only changes through
+    /// ``Sidecar/reload(policy:version:)``).
+    public var policyFile: String?
+    /// How often the policy file is checked anyway when inotify watches it (a safety net;
+    /// `credentialRefreshInterval` where inotify is missing).
+    public var policySafetyPollInterval: Duration = .seconds(30)
 
     public init(
         listenHost: String = "127.0.0.1", listenPort: Int = 4100,
@@ -68,26 +74,35 @@ public struct SidecarConfiguration: Sendable {
 public final class Sidecar: Service, Sendable {
     public let egressPort: Int
     public let adminPort: Int
-    public let policyVersion: String
+    /// The version of the policy in force.
+    public var policyVersion: String { live.withLockedValue { $0.version } }
     private let egress: EgressServer
     private let admin: AdminServer
-    private let loops: LoopContexts
+    let loops: LoopContexts
     private let accessLog: AccessLogSink
-    private let configuration: SidecarConfiguration
-    private let policy: Policy
-    private let credentials: NIOLockedValueBox<CredentialSet>
-    private let ready: NIOLockedValueBox<Bool>
+    let configuration: SidecarConfiguration
+    /// The policy in force and its version.
+    let live: NIOLockedValueBox<(policy: Policy, version: String)>
+    let health: HealthRegistry
+    let credentials: NIOLockedValueBox<CredentialSet>
+    /// Held while a policy is swapped in or credentials are re-read, so the two never interleave.
+    let reloadLock = NIOLock()
+    let reloadState: NIOLockedValueBox<PolicyReloadState>
+    /// Where policy-file checks run, one at a time, off the event loops.
+    let reloadQueue = DispatchQueue(label: "sluice-policy-reload")
+    let ready: NIOLockedValueBox<Bool>
     private let quiescing: ServerQuiescingHelper
-    private let eventLoopGroup: any EventLoopGroup
-    private let logger: Logger
+    let eventLoopGroup: any EventLoopGroup
+    let logger: Logger
     private let reclaimer: MemoryReclaimer
-    private let lastCredentialProblems = NIOLockedValueBox<[String]>([])
+    let lastCredentialProblems = NIOLockedValueBox<[String]>([])
+    let credentialWatch = NIOLockedValueBox(CredentialWatch.Slot())
     /// Bytes held for request bodies and held answers, across all calls.
     public let memory: MemoryBudget
     /// The sidecar's metrics registry, served at the admin listener's `/metrics`.
     public let metrics: SidecarMetrics
 
-    private init(egress: EgressServer, admin: AdminServer, loops: LoopContexts, accessLog: AccessLogSink, configuration: SidecarConfiguration, policy: Policy, version: String, credentials: CredentialSet, logger: Logger, ready: NIOLockedValueBox<Bool>, quiescing: ServerQuiescingHelper, group: any EventLoopGroup, metrics: SidecarMetrics, memory: MemoryBudget, reclaimer: MemoryReclaimer) {
+    private init(egress: EgressServer, admin: AdminServer, loops: LoopContexts, accessLog: AccessLogSink, configuration: SidecarConfiguration, policy: Policy, version: String, health: HealthRegistry, credentials: CredentialSet, logger: Logger, ready: NIOLockedValueBox<Bool>, quiescing: ServerQuiescingHelper, group: any EventLoopGroup, metrics: SidecarMetrics, memory: MemoryBudget, reclaimer: MemoryReclaimer) {
         self.memory = memory
         self.reclaimer = reclaimer
         self.ready = ready
@@ -99,8 +114,9 @@ public final class Sidecar: Service, Sendable {
         self.loops = loops
         self.accessLog = accessLog
         self.configuration = configuration
-        self.policy = policy
-        self.policyVersion = version
+        self.live = NIOLockedValueBox((policy: policy, version: version))
+        self.health = health
+        self.reloadState = NIOLockedValueBox(PolicyReloadState(current: version))
         self.credentials = NIOLockedValueBox(credentials)
         self.egressPort = egress.port
         self.adminPort = admin.port
@@ -165,7 +181,7 @@ public final class Sidecar: Service, Sendable {
         }
         let sidecar = Sidecar(
             egress: egress, admin: admin, loops: loops, accessLog: accessLog, configuration: configuration,
-            policy: policy, version: version, credentials: credentials, logger: logger,
+            policy: policy, version: version, health: health, credentials: credentials, logger: logger,
             ready: readyBox, quiescing: quiescing, group: group, metrics: metrics, memory: memory, reclaimer: reclaimer
         )
         readyBox.withLockedValue { $0 = true }
@@ -181,18 +197,14 @@ public final class Sidecar: Service, Sendable {
         // not a `Task.sleep` loop: a pending `Task.sleep` keeps a dispatch timer waking
         // the process every second. Reading a Secret file is a few microseconds of
         // blocking I/O, done on one event loop.
-        let files = policy.providers.values.compactMap { provider -> String? in
-            if case .file(let path)? = provider.credential { return path }
-            return nil
-        }
-        let watcher = files.isEmpty ? nil : FileChangeWatcher.start(paths: files) { [weak self] in self?.refreshCredentials() }
-        let interval = TimeAmount(watcher == nil ? configuration.credentialRefreshInterval : configuration.credentialSafetyPollInterval)
-        let refresh = files.isEmpty ? nil : eventLoopGroup.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            self.refreshCredentials()
-        }
+        // A reload that changes which files hold credentials re-arms the watch.
+        watchCredentialFiles()
+        let policyWatch = watchPolicyFile()
         try? await gracefulShutdown()
-        refresh?.cancel()
-        watcher?.stop()
+        stopWatchingCredentialFiles()
+        policyWatch?.stop()
+        // A check already queued sees the sidecar not ready and does nothing.
+        ready.withLockedValue { $0 = false }
         await drain()
     }
 
@@ -229,6 +241,7 @@ public final class Sidecar: Service, Sendable {
     /// Closes listeners and pools and flushes the access log (no draining).
     public func shutdown() async {
         ready.withLockedValue { $0 = false }
+        stopWatchingCredentialFiles()
         await egress.stopAccepting()
         await admin.close()
         for context in loops.all {
@@ -247,6 +260,11 @@ public final class Sidecar: Service, Sendable {
     /// is briefly empty or unreadable (a Secret being rewritten) keeps its last good value;
     /// problems are logged once each time they change.
     func refreshCredentials() {
+        reloadLock.withLock { refreshCredentialsLocked() }
+    }
+
+    private func refreshCredentialsLocked() {
+        let policy = live.withLockedValue { $0.policy }
         let previous = credentials.withLockedValue { $0 }
         let (fresh, problems) = CredentialSet.load(for: policy, environment: configuration.environment, readFile: Sidecar.readSecretFile, previous: previous)
         let descriptions = problems.map(\.description)
@@ -261,6 +279,31 @@ public final class Sidecar: Service, Sendable {
         guard changed else { return }
         logger.info("provider credentials changed; new calls use them", metadata: ["providers": "\(fresh.secrets.keys.sorted())"])
         for context in loops.all { context.update(credentials: fresh) }
+    }
+
+    /// Watches the credential files of the policy in force, replacing the watch when the
+    /// set of files changed (a reload added or dropped one). Not after shutdown began.
+    func watchCredentialFiles() {
+        let files = Set(live.withLockedValue { $0.policy }.providers.values.compactMap { provider -> String? in
+            if case .file(let path)? = provider.credential { return path }
+            return nil
+        })
+        credentialWatch.withLockedValue { slot in
+            guard !slot.closed, slot.watch?.files ?? [] != files else { return }
+            slot.watch?.stop()
+            slot.watch = files.isEmpty ? nil : CredentialWatch.start(
+                files: files, group: eventLoopGroup,
+                pollInterval: configuration.credentialRefreshInterval, safetyPollInterval: configuration.credentialSafetyPollInterval
+            ) { [weak self] in self?.refreshCredentials() }
+        }
+    }
+
+    func stopWatchingCredentialFiles() {
+        credentialWatch.withLockedValue { slot in
+            slot.closed = true
+            slot.watch?.stop()
+            slot.watch = nil
+        }
     }
 
     static func readSecretFile(_ path: String) -> String? {

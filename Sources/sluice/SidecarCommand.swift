@@ -25,16 +25,32 @@ struct SidecarCommand: AsyncParsableCommand {
         let logger = Logger(label: "sluice.sidecar")
         let loaded = try PolicySource.load(policy, logger: logger)
         let environment = ProcessInfo.processInfo.environment
-        let configuration = try sidecar.configuration(environment: environment)
+        var configuration = try sidecar.configuration(environment: environment)
+        // The policy file is watched and a valid edit applied live; SIGHUP forces a check.
+        configuration.policyFile = policy
         let running = try await Sidecar.start(
             policy: loaded.policy, version: loaded.version, configuration: configuration,
             group: try sidecar.eventLoopGroup(), logger: logger
         )
+        let hangup = HangupSignal.install { running.reloadPolicyFile(forced: true) }
+        defer { hangup.cancel() }
         try runtime.writePorts(["egress": running.egressPort, "admin": running.adminPort])
         let group = ServiceGroup(configuration: .init(
             services: [running], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         ))
         try await group.run()
+    }
+}
+
+/// SIGHUP, caught (not the default exit) and turned into a call: how an operator asks the
+/// sidecar to re-read its policy file.
+enum HangupSignal {
+    static func install(_ handler: @escaping @Sendable () -> Void) -> any DispatchSourceSignal {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler(handler: handler)
+        source.resume()
+        return source
     }
 }
 
@@ -62,13 +78,7 @@ struct PolicySource {
 
     /// A short, stable fingerprint of the policy text (FNV-1a, 64 bits, hex).
     static func fingerprint(_ bytes: Data) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01B3
-        }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        PolicyFingerprint.of(bytes)
     }
 }
 

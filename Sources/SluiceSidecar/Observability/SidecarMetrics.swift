@@ -47,6 +47,12 @@ public final class SidecarMetrics: Sendable {
         }
         policyLoadedAt.set(to: unixSeconds)
         loadedAtSeconds.withLockedValue { $0 = unixSeconds }
+        _ = policyReloadErrors()
+    }
+
+    /// `sluice_policy_reload_errors_total`: policy edits rejected (the policy in force stayed).
+    func policyReloadErrors() -> Counter {
+        registry.makeCounter(descriptor: Self.name("policy_reload_errors", unit: "total", help: "Policy edits rejected at reload; the policy in force stayed."))
     }
 
     // MARK: Families (registered once each; the registry dedupes by name and labels)

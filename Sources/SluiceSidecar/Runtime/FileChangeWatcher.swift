@@ -24,7 +24,8 @@ final class FileChangeWatcher: Sendable {
     }
 
     /// Watches the directories holding `paths`; nil when nothing could be watched.
-    static func start(paths: [String], onChange: @escaping @Sendable () -> Void) -> FileChangeWatcher? {
+    /// `settleMicroseconds` is how long a burst of events may run before `onChange`.
+    static func start(paths: [String], name: String = "sluice-secrets", settleMicroseconds: UInt32 = 50_000, onChange: @escaping @Sendable () -> Void) -> FileChangeWatcher? {
         #if canImport(Glibc)
         let directories = Set(paths.map { path -> String in
             guard let slash = path.lastIndex(of: "/") else { return "." }
@@ -44,7 +45,7 @@ final class FileChangeWatcher: Sendable {
             return nil
         }
         let watcher = FileChangeWatcher(descriptor: descriptor, wakeup: (pipeEnds[0], pipeEnds[1]))
-        let thread = JoinableThread(name: "sluice-secrets") { watcher.run(onChange: onChange) }
+        let thread = JoinableThread(name: name) { watcher.run(settle: settleMicroseconds, onChange: onChange) }
         guard let thread else {
             watcher.closeDescriptors()
             return nil
@@ -71,7 +72,7 @@ final class FileChangeWatcher: Sendable {
         close(wakeup.write)
     }
 
-    private func run(onChange: @Sendable () -> Void) {
+    private func run(settle: UInt32, onChange: @Sendable () -> Void) {
         #if canImport(Glibc)
         var buffer = [UInt8](repeating: 0, count: 4096)
         while !stopped.load(ordering: .acquiring) {
@@ -80,7 +81,7 @@ final class FileChangeWatcher: Sendable {
             if ready < 0 { if errno == EINTR { continue } else { return } }
             if fds[1].revents != 0 || stopped.load(ordering: .acquiring) { return }
             // Let the rest of a rotation land, then drain the events and report once.
-            usleep(50_000)
+            usleep(settle)
             while read(descriptor, &buffer, buffer.count) > 0 {}
             onChange()
         }
