@@ -15,12 +15,17 @@ import NIOConcurrencyHelpers
 final class FileChangeWatcher: Sendable {
     private let descriptor: Int32
     private let wakeup: (read: Int32, write: Int32)
+    /// The watched files' own names: events for other files in their directories (an
+    /// access log written next to the policy, say) are ignored. Names starting with `..`
+    /// (a Kubernetes volume's `..data` swap) always count.
+    private let names: Set<String>
     private let thread: NIOLockedValueBox<JoinableThread?> = NIOLockedValueBox(nil)
     private let stopped = ManagedAtomic(false)
 
-    private init(descriptor: Int32, wakeup: (Int32, Int32)) {
+    private init(descriptor: Int32, wakeup: (Int32, Int32), names: Set<String>) {
         self.descriptor = descriptor
         self.wakeup = wakeup
+        self.names = names
     }
 
     /// Watches the directories holding `paths`; nil when nothing could be watched.
@@ -44,7 +49,11 @@ final class FileChangeWatcher: Sendable {
             close(descriptor)
             return nil
         }
-        let watcher = FileChangeWatcher(descriptor: descriptor, wakeup: (pipeEnds[0], pipeEnds[1]))
+        let names = Set(paths.map { path -> String in
+            guard let slash = path.lastIndex(of: "/") else { return path }
+            return String(path[path.index(after: slash)...])
+        })
+        let watcher = FileChangeWatcher(descriptor: descriptor, wakeup: (pipeEnds[0], pipeEnds[1]), names: names)
         let thread = JoinableThread(name: name) { watcher.run(settle: settleMicroseconds, onChange: onChange) }
         guard let thread else {
             watcher.closeDescriptors()
@@ -55,6 +64,24 @@ final class FileChangeWatcher: Sendable {
         #else
         return nil
         #endif
+    }
+
+    /// Whether any `inotify_event` in the first `count` bytes names a watched file (or a
+    /// `..` entry of a Kubernetes volume, or carries no name: the directory itself).
+    private func concernsWatchedFile(_ buffer: [UInt8], count: Int) -> Bool {
+        let header = 16 // wd, mask, cookie, len: four 32-bit fields
+        var offset = 0
+        while offset + header <= count {
+            let length = Int(UInt32(buffer[offset + 12]) | UInt32(buffer[offset + 13]) << 8 | UInt32(buffer[offset + 14]) << 16 | UInt32(buffer[offset + 15]) << 24)
+            let start = offset + header
+            let end = min(start + length, count)
+            guard length > 0, start < end else { return true }
+            let nameBytes = buffer[start..<end].prefix { $0 != 0 }
+            let name = String(decoding: nameBytes, as: UTF8.self)
+            if name.hasPrefix("..") || names.contains(name) { return true }
+            offset = start + length
+        }
+        return false
     }
 
     /// Stops the thread and waits for it.
@@ -80,10 +107,16 @@ final class FileChangeWatcher: Sendable {
             let ready = poll(&fds, 2, -1)
             if ready < 0 { if errno == EINTR { continue } else { return } }
             if fds[1].revents != 0 || stopped.load(ordering: .acquiring) { return }
-            // Let the rest of a rotation land, then drain the events and report once.
+            // Let the rest of a rotation land, then drain the events and report once, if
+            // one of them concerns a watched file.
             usleep(settle)
-            while read(descriptor, &buffer, buffer.count) > 0 {}
-            onChange()
+            var relevant = false
+            while true {
+                let count = read(descriptor, &buffer, buffer.count)
+                guard count > 0 else { break }
+                if !relevant { relevant = concernsWatchedFile(buffer, count: count) }
+            }
+            if relevant { onChange() }
         }
         #endif
     }
