@@ -169,6 +169,18 @@ struct SnapshotVerifierTests {
         #expect(envelope["format"] as? Int == 1)
     }
 
+    @Test("an envelope made by another implementation (Python's cryptography, Fuzz/make_seeds.py) verifies")
+    func interoperable() throws {
+        let key = try Curve25519.Signing.PrivateKey(rawRepresentation: Data(repeating: 7, count: 32))
+        let envelope = #"{"format":1,"signature":"FlWOF8nRNr3/8MQI2/ACuWCYmjpjFoq5pA145WetPrkC5w/jtyyuZlnaEE1P7iJgywEWxYsdjeIKtaxjbZcUCQ==","snapshot":"eyJoYXNoIjoiYmZjNjVkOWI4YzhiZDI2ZWNjMmM1N2EzZTg0YjAwMDFmYmYyYjcwZTkzZjIwMDk1NzBkNjQyZThiZjRkNzg0NyIsImlzc3VlZF9hdCI6IjIwMjYtMTItMDFUMDE6MjA6MDBaIiwicGVlcnMiOlsiMTI3LjAuMC4xOjk5MDEiLCJbOjoxXTo5OTAyIl0sInBvbGljeSI6InByb3ZpZGVyczpcbiAgb3BlbmFpOlxuICAgIGtpbmQ6IG9wZW5haVxuICAgIGJhc2VfdXJsOiBodHRwczovL2FwaS5vcGVuYWkuY29tXG4iLCJ2ZXJzaW9uIjozfQ=="}"#
+        let result = SnapshotVerifier(trustedKey: key.publicKey).verify(Array(envelope.utf8), newerThan: 2)
+        let snapshot = try result.get()
+        #expect(snapshot.version == 3)
+        #expect(snapshot.issuedAt == "2026-12-01T01:20:00Z")
+        #expect(snapshot.peers == ["127.0.0.1:9901", "[::1]:9902"])
+        #expect(snapshot.policy == Self.policyText)
+    }
+
     @Test("rejection raw values are the stable metric labels")
     func labels() {
         #expect(SnapshotRejection.allCases.map(\.rawValue) == [
