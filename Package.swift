@@ -142,6 +142,7 @@ if ProcessInfo.processInfo.environment["SLUICE_FUZZ"] != nil {
         ("FuzzPreface", ["SluiceWire"]),
         ("FuzzPolicy", ["SluicePolicy"]),
         ("FuzzTranslate", ["SluiceTranslate", "SluiceWire", nioCore]),
+        ("FuzzSnapshot", ["SluiceSnapshot", .product(name: "Crypto", package: "swift-crypto")]),
     ]
     for target in fuzzTargets {
         package.targets.append(.executableTarget(name: target.name, dependencies: target.dependencies, path: "Fuzz/\(target.name)"))
