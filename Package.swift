@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "SluiceSidecar", targets: ["SluiceSidecar"]),
         .library(name: "SluiceMockProvider", targets: ["SluiceMockProvider"]),
         .library(name: "SluiceTestKit", targets: ["SluiceTestKit"]),
+        .library(name: "SluiceSnapshot", targets: ["SluiceSnapshot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // The operator's policy file: typed model, YAML loading with positions, validation.
@@ -84,6 +86,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Signed policy snapshots: the wire envelope, Ed25519 signing/verification, key files.
+        .target(
+            name: "SluiceSnapshot",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
         // The thin command-line front: subcommands over the library targets.
         .executableTarget(
             name: "sluice",
@@ -91,6 +98,7 @@ let package = Package(
                 "SluicePolicy",
                 "SluiceSidecar",
                 "SluiceMockProvider",
+                "SluiceSnapshot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -111,6 +119,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SluiceMockProviderTests", dependencies: ["SluiceMockProvider"]),
+        .testTarget(name: "SluiceSnapshotTests", dependencies: ["SluiceSnapshot"]),
     ],
     swiftLanguageModes: [.v6]
 )
@@ -133,6 +142,7 @@ if ProcessInfo.processInfo.environment["SLUICE_FUZZ"] != nil {
         ("FuzzPreface", ["SluiceWire"]),
         ("FuzzPolicy", ["SluicePolicy"]),
         ("FuzzTranslate", ["SluiceTranslate", "SluiceWire", nioCore]),
+        ("FuzzSnapshot", ["SluiceSnapshot", .product(name: "Crypto", package: "swift-crypto")]),
     ]
     for target in fuzzTargets {
         package.targets.append(.executableTarget(name: target.name, dependencies: target.dependencies, path: "Fuzz/\(target.name)"))

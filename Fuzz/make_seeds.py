@@ -303,3 +303,37 @@ TRANSLATE_STREAMS = [
 ]
 for name, selector, variant, data in TRANSLATE_REQUESTS + TRANSLATE_RESPONSES + TRANSLATE_ERRORS + TRANSLATE_STREAMS:
     translate_seed(name, selector, variant, data)
+
+# FuzzSnapshot: envelopes signed with the target's fixed key (seed: 32 bytes of 0x07), and
+# near misses of each rejection reason. Needs the `cryptography` package.
+import base64
+import hashlib
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+SNAPSHOT_KEY = Ed25519PrivateKey.from_private_bytes(bytes([7]) * 32)
+
+
+def envelope(snapshot_bytes, signature=None, fmt=1):
+    signature = SNAPSHOT_KEY.sign(snapshot_bytes) if signature is None else signature
+    return compact({"format": fmt, "signature": base64.b64encode(signature).decode(),
+                    "snapshot": base64.b64encode(snapshot_bytes).decode()}).encode()
+
+
+def snapshot_json(version, policy, digest=None):
+    return compact({"hash": digest or hashlib.sha256(policy.encode()).hexdigest(), "issued_at": "2026-12-01T01:20:00Z",
+                    "peers": ["127.0.0.1:9901", "[::1]:9902"], "policy": policy, "version": version}).encode()
+
+
+SNAPSHOT_POLICY = "providers:\n  openai:\n    kind: openai\n    base_url: https://api.openai.com\n"
+good = snapshot_json(3, SNAPSHOT_POLICY)
+for name, data in [
+    ("valid", envelope(good)),
+    ("valid-version-0", envelope(snapshot_json(0, ""))),
+    ("hash-mismatch", envelope(snapshot_json(4, SNAPSHOT_POLICY, "0" * 64))),
+    ("bad-signature", envelope(good, signature=bytes(64))),
+    ("format-2", envelope(good, fmt=2)),
+    ("signed-not-a-snapshot", envelope(b'{"version":1}')),
+    ("truncated", envelope(good)[:-20]),
+]:
+    write("FuzzSnapshot", name, data)

@@ -10,6 +10,7 @@ struct Sluice: AsyncParsableCommand {
             DevCommand.self,
             SidecarCommand.self,
             ValidateCommand.self,
+            KeygenCommand.self,
             MockProviderCommand.self,
         ]
     )
