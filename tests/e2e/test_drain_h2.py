@@ -30,9 +30,11 @@ from support import chat_body, new_request_id, wait_until
 
 # Long enough that every call is still running when SIGTERM arrives (they start first),
 # short enough to finish well inside the drain period.
-STREAM_TOKENS = 30
-STREAM_TPS = "10"  # about 3 s a stream
-HELD_LATENCY_MS = "3000"
+# (6 s: on a loaded CI machine the five calls may take a few seconds to all reach the mock
+# before the signal; 3 s streams once ended before it.)
+STREAM_TOKENS = 60
+STREAM_TPS = "10"  # about 6 s a stream
+HELD_LATENCY_MS = "6000"
 HELD_TOKENS = 12
 DRAIN_SECONDS = "30"
 
