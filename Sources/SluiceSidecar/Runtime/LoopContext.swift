@@ -48,9 +48,11 @@ final class LoopContext: @unchecked Sendable {
         for channel in clientChannels.values { channel.close(promise: nil) }
     }
 
-    /// Swaps in a new snapshot; calls already running keep theirs.
-    func update(snapshot: RuntimeSnapshot) {
-        eventLoop.execute { self.snapshot = snapshot }
+    /// Swaps in a new snapshot and its credentials together, on this loop.
+    func apply(snapshot: RuntimeSnapshot, credentials: CredentialSet) {
+        eventLoop.preconditionInEventLoop()
+        self.snapshot = snapshot
+        self.credentials = credentials
     }
 
     /// Swaps in new credentials.

@@ -47,7 +47,8 @@ extension Sidecar {
     /// flight keep the snapshot they started with; breakers and budgets carry over.
     /// Throws ``RuntimeSnapshot/CompileError`` and keeps the policy in force when it
     /// cannot be compiled. The entry point for a control plane; the policy-file watch
-    /// and SIGHUP use it too. Call it off the event loops.
+    /// and SIGHUP use it too. Call it off the event loops: it returns once every loop has
+    /// switched.
     public func reload(policy: Policy, version: String) throws {
         try reloadLock.withLock {
             let snapshot = try RuntimeSnapshot(policy: policy, version: version, health: health)
@@ -64,10 +65,12 @@ extension Sidecar {
             }
             lastCredentialProblems.withLockedValue { $0 = problems.map(\.description) }
             credentials.withLockedValue { $0 = fresh }
-            for context in loops.all {
-                context.update(credentials: fresh)
-                context.update(snapshot: snapshot)
+            // Every loop has switched when reload returns: a call that starts after it
+            // (on any loop) sees the new policy, and "policy reloaded" means exactly that.
+            let switched = loops.all.map { context in
+                context.eventLoop.submit { context.apply(snapshot: snapshot, credentials: fresh) }
             }
+            for future in switched { try? future.wait() }
             reloadState.withLockedValue { $0.loaded(version) }
             metrics.policyLoaded(version: version, at: Date().timeIntervalSince1970)
             logger.info("policy reloaded", metadata: [

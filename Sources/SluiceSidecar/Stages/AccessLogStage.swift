@@ -143,12 +143,12 @@ struct JSONLine {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
             // Written in place: no line, string or array per attempt.
             append("{\"target\":\"")
-            appendEscapedBody(attempt.target.provider.name)
+            appendStringContent(attempt.target.provider.name)
             bytes.append(UInt8(ascii: "/"))
-            appendEscapedBody(attempt.target.name)
+            appendStringContent(attempt.target.name)
             append("\",\"outcome\":\"")
             let outcome = attempt.outcome ?? (attempt.failure.map(AttemptOutcome.init) ?? .cancelled)
-            appendEscapedBody(outcome.rawValue)
+            appendStringContent(outcome.rawValue)
             bytes.append(UInt8(ascii: "\""))
             if let status = attempt.status {
                 append(",\"status\":")
@@ -160,15 +160,6 @@ struct JSONLine {
             bytes.append(UInt8(ascii: "}"))
         }
         bytes.append(UInt8(ascii: "]"))
-    }
-
-    /// A string's JSON-escaped characters, without the quotes.
-    private mutating func appendEscapedBody(_ value: String) {
-        let start = bytes.count
-        appendQuoted(value)
-        // appendQuoted wrote `"…"`: drop the quotes again.
-        bytes.remove(at: start)
-        bytes.removeLast()
     }
 
     /// `"time":"<now>"`, the bytes given by the wall clock.
@@ -231,6 +222,13 @@ struct JSONLine {
     /// UTF-8, as Swift strings are) copied as is.
     private mutating func appendQuoted<S: StringProtocol>(_ value: S) {
         bytes.append(UInt8(ascii: "\""))
+        appendStringContent(value)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// A JSON string's characters without its quotes: quotes, backslashes and control
+    /// characters escaped; the rest (valid UTF-8, as Swift strings are) copied as is.
+    private mutating func appendStringContent<S: StringProtocol>(_ value: S) {
         // The usual value needs no escape: copy it whole.
         let copied = value.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
             for byte in utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
@@ -239,11 +237,7 @@ struct JSONLine {
             bytes.append(contentsOf: utf8)
             return true
         }
-        if copied == true {
-            bytes.append(UInt8(ascii: "\""))
-            return
-        }
-        appendEscaped(value)
+        if copied != true { appendEscaped(value) }
     }
 
     private mutating func appendEscaped<S: StringProtocol>(_ value: S) {
@@ -260,6 +254,5 @@ struct JSONLine {
             default: bytes.append(byte)
             }
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 }
